@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+/**
+ * The `shardflow` command. Exit codes: 0 done, 2 bad usage or input, 1 anything else; an error is
+ * one line on stderr.
+ */
+
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ShardflowError, UsageError } from '../errors.js';
+import { validateRunOptions } from './run-options.js';
+import { runInteractionsCommand } from './run-interactions-command.js';
+import { generateInteractions } from '../jobs/interactions/generate.js';
+
+const USAGE = `usage:
+  shardflow run interactions --input PATH... --out DIR [--outputs LIST] [--pg URL] [--pg-schema NAME]
+                             [--workers N] [--partitions P] [--split-size BYTES] [--metrics-port PORT]
+                             [--tmp-dir DIR] [--no-progress] [--json]
+  shardflow generate interactions --rows N [--seed S] [--bad-fraction F] --out FILE
+  shardflow query interactions daily|top-users|top-products [--limit N] [--pg URL] [--pg-schema NAME] [--json]
+  shardflow demo [--rows N] [--out DIR]`;
+
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n${USAGE}`);
+  }
+}
+
+async function runCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, {
+    input: { type: 'string', multiple: true },
+    out: { type: 'string' },
+    outputs: { type: 'string' },
+    pg: { type: 'string' },
+    'pg-schema': { type: 'string' },
+    workers: { type: 'string' },
+    partitions: { type: 'string' },
+    'split-size': { type: 'string' },
+    'metrics-port': { type: 'string' },
+    'tmp-dir': { type: 'string' },
+    'no-progress': { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  if (positionals[0] !== 'interactions') throw new UsageError(`unknown job "${positionals[0] ?? ''}"; jobs: interactions`);
+  const options = validateRunOptions(values);
+  const summary = await runInteractionsCommand(options, { log, ...(await pgHooks(options)) });
+  if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else printSummary(summary);
+}
+
+async function pgHooks(_options: ReturnType<typeof validateRunOptions>) {
+  return {};
+}
+
+function printSummary(s: Awaited<ReturnType<typeof runInteractionsCommand>>): void {
+  const lines = [
+    `rows read      ${s.rows_read}`,
+    `rows valid     ${s.rows_valid}`,
+    `rows rejected  ${s.rows_rejected}`,
+    ...Object.entries(s.rejected_by_reason).map(([r, n]) => `  ${r.padEnd(13)}${n}`),
+    ...Object.entries(s.outputs).map(([name, path]) => `output ${name.padEnd(9)}${path}`),
+    `seconds        ${s.seconds}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function generateCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, {
+    rows: { type: 'string' },
+    seed: { type: 'string' },
+    'bad-fraction': { type: 'string' },
+    out: { type: 'string' },
+  });
+  if (positionals[0] !== 'interactions') throw new UsageError(`unknown generator "${positionals[0] ?? ''}"; generators: interactions`);
+  if (!values.rows || !/^\d+$/.test(values.rows as string)) throw new UsageError('--rows must be a whole number');
+  if (!values.out) throw new UsageError('--out is required: the CSV file to write');
+  const num = (name: string, v: unknown) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${String(v)}"`);
+    return n;
+  };
+  const summary = await generateInteractions({
+    rows: Number(values.rows),
+    out: values.out as string,
+    seed: num('seed', values.seed),
+    badFraction: num('bad-fraction', values['bad-fraction']),
+  });
+  log(`generated ${summary.rows} rows, ${summary.bytes} bytes in ${summary.seconds.toFixed(2)} s: ${String(values.out)}`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'run':
+        await runCommand(rest);
+        return 0;
+      case 'generate':
+        await generateCommand(rest);
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(`${USAGE}\n`);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command "${command}"\n${USAGE}`);
+    }
+  } catch (err) {
+    const code = err instanceof ShardflowError ? err.exitCode : 1;
+    const message = err instanceof Error ? err.message : String(err);
+    log(`shardflow: ${message}`);
+    if (process.env.SHARDFLOW_DEBUG && err instanceof Error) log(err.stack ?? '');
+    return code;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

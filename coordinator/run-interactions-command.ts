@@ -1,0 +1,74 @@
+/**
+ * `shardflow run interactions`: wires the job to the worker pool, live progress, metrics and the
+ * PostgreSQL loader, and returns the summary the CLI prints.
+ */
+
+import { WorkerPool } from './worker-pool.js';
+import { createRunMetrics } from '../metrics/run-metrics.js';
+import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
+import { LiveCounters } from '../metrics/live-counters.js';
+import { startProgress, type Progress } from '../metrics/progress.js';
+import { runInteractions, type InteractionsLoader, type InteractionsSummary } from '../jobs/interactions/run.js';
+import { REJECT_REASONS } from '../jobs/interactions/rules.js';
+import type { InteractionsTask } from '../jobs/interactions/tasks.js';
+import type { RunOptions } from './run-options.js';
+
+export interface RunInteractionsHooks {
+  /** Opens the PostgreSQL loader when the run loads a database. */
+  openLoader?: () => Promise<InteractionsLoader & { close(): Promise<void> }>;
+  log?: (line: string) => void;
+}
+
+export async function runInteractionsCommand(
+  options: RunOptions,
+  hooks: RunInteractionsHooks = {},
+): Promise<InteractionsSummary & { seconds: number }> {
+  const started = performance.now();
+  const metrics = createRunMetrics({ job: 'interactions' });
+  metrics.initReasons(REJECT_REASONS);
+  let server: MetricsServer | undefined;
+  if (options.metricsPort !== undefined) {
+    server = await startMetricsServer(metrics.registry, { port: options.metricsPort });
+    hooks.log?.(`metrics: serving ${server.url}/metrics`);
+  }
+  const counters = LiveCounters.create();
+  const pool = new WorkerPool({ workers: options.workers, counters: counters.buffer, metrics });
+  let progress: Progress | undefined;
+  const loader = hooks.openLoader ? await hooks.openLoader() : undefined;
+  try {
+    const runTasks = <R>(stage: string, tasks: InteractionsTask[]) => pool.runAll<R>('interactions', stage, tasks);
+    const summary = await runInteractions(
+      {
+        inputs: options.inputs,
+        out: options.out,
+        outputs: options.outputs,
+        partitions: options.partitions,
+        splitBytes: options.splitBytes,
+        tmpDir: options.tmpDir,
+        loader,
+        onPlan: (totalBytes) => {
+          if (options.progress) progress = startProgress({ label: 'interactions', totalBytes, read: () => counters.read() });
+        },
+        onPhase: (phase) => progress?.setPhase(phase),
+      },
+      runTasks,
+    );
+    metrics.recordRows({
+      rowsRead: summary.rows_read,
+      rowsValid: summary.rows_valid,
+      bytesRead: summary.bytes,
+      rejected: summary.rejected_by_reason,
+    });
+    const seconds = (performance.now() - started) / 1000;
+    progress?.stop(
+      `interactions: ${summary.rows_read} rows read, ${summary.rows_valid} valid, ${summary.rows_rejected} rejected in ${seconds.toFixed(2)} s`,
+    );
+    progress = undefined;
+    return { ...summary, seconds: Math.round(seconds * 1000) / 1000 };
+  } finally {
+    progress?.stop();
+    await loader?.close();
+    await pool.close();
+    await server?.close();
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Options of `shardflow run interactions`, their defaults, and the one place they are validated:
+ * messages name the option and say what to do.
+ */
+
+import { availableParallelism } from 'node:os';
+import { UsageError } from '../errors.js';
+import { DEFAULT_SPLIT_BYTES } from '../partitioners/plan-splits.js';
+import { OUTPUT_NAMES, type OutputName } from '../jobs/interactions/outputs.js';
+
+export interface RunOptions {
+  inputs: string[];
+  out: string;
+  outputs: ReadonlySet<OutputName>;
+  workers: number;
+  partitions: number;
+  splitBytes: number;
+  pg?: string;
+  pgSchema: string;
+  json: boolean;
+  metricsPort?: number;
+  tmpDir?: string;
+  progress: boolean;
+}
+
+/** Defaults: all outputs, one worker per core, 64 partitions, 32 MiB splits, schema `public`. */
+export const RUN_DEFAULTS = Object.freeze({
+  partitions: 64,
+  splitBytes: DEFAULT_SPLIT_BYTES,
+  pgSchema: 'public',
+});
+
+function positiveInt(name: string, value: string | undefined, fallback: number, max = 1 << 20): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+    throw new UsageError(`--${name} must be a whole number from 1 to ${max}, got "${value}"`);
+  }
+  return Number(value);
+}
+
+/** Parses a byte size such as `32MiB`, `64KB`, `1048576`. */
+export function parseBytes(name: string, value: string): number {
+  const m = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(value.trim());
+  if (!m) throw new UsageError(`--${name} must be a size like 32MiB or 1048576, got "${value}"`);
+  const unit = (m[2] ?? 'b').toLowerCase()[0];
+  const mult = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
+  const bytes = Number(m[1]) * mult;
+  if (bytes < 1) throw new UsageError(`--${name} must be at least 1 byte`);
+  return bytes;
+}
+
+export function validateRunOptions(raw: Record<string, string | string[] | boolean | undefined>): RunOptions {
+  const inputs = (raw.input as string[] | undefined) ?? [];
+  if (inputs.length === 0) throw new UsageError('--input is required: a CSV file, directory or glob (repeatable)');
+  const out = raw.out as string | undefined;
+  if (!out) throw new UsageError('--out is required: the directory to write the outputs to');
+  let outputs = new Set<OutputName>(OUTPUT_NAMES);
+  if (typeof raw.outputs === 'string') {
+    const names = raw.outputs.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const n of names) {
+      if (!(OUTPUT_NAMES as readonly string[]).includes(n)) {
+        throw new UsageError(`--outputs: unknown output "${n}"; choose from ${OUTPUT_NAMES.join(',')}`);
+      }
+    }
+    if (names.length === 0) throw new UsageError(`--outputs must name at least one of ${OUTPUT_NAMES.join(',')}`);
+    outputs = new Set(names as OutputName[]);
+  }
+  const schema = (raw['pg-schema'] as string | undefined) ?? RUN_DEFAULTS.pgSchema;
+  if (schema.length === 0 || schema.length > 63) throw new UsageError('--pg-schema must be 1 to 63 characters');
+  const port = raw['metrics-port'] as string | undefined;
+  return Object.freeze({
+    inputs,
+    out,
+    outputs,
+    workers: positiveInt('workers', raw.workers as string | undefined, availableParallelism(), 256),
+    partitions: positiveInt('partitions', raw.partitions as string | undefined, RUN_DEFAULTS.partitions, 65535),
+    splitBytes: raw['split-size'] ? parseBytes('split-size', raw['split-size'] as string) : RUN_DEFAULTS.splitBytes,
+    pg: raw.pg as string | undefined,
+    pgSchema: schema,
+    json: raw.json === true,
+    metricsPort: port === undefined ? undefined : positiveInt('metrics-port', port, 0, 65535),
+    tmpDir: raw['tmp-dir'] as string | undefined,
+    progress: raw['no-progress'] !== true,
+  });
+}

@@ -1,0 +1,91 @@
+/**
+ * Reads and maps a CSV header: names are trimmed and matched case-insensitively, extra columns are
+ * ignored, a UTF-8 byte order mark is skipped, and a missing required column stops the run with a
+ * message that names it, the file, and the columns found.
+ */
+
+import { open } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import { CsvDecoder, fieldText } from './csv-decoder.js';
+import { InputError } from '../errors.js';
+
+export interface CsvHeader {
+  /** Header names as written. */
+  names: string[];
+  /** Index of each required column, in the order asked. */
+  indices: number[];
+  /** Byte offset of the first data record (after BOM and header line). */
+  dataStart: number;
+}
+
+const PROBE_BYTES = 1024 * 1024;
+
+async function firstBytes(path: string, gzip: boolean): Promise<Buffer> {
+  if (gzip) {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    const stream = createReadStream(path).pipe(createGunzip());
+    try {
+      for await (const c of stream as AsyncIterable<Buffer>) {
+        chunks.push(c);
+        n += c.length;
+        if (n >= PROBE_BYTES) break;
+      }
+    } catch (err) {
+      throw new InputError('E_BAD_GZIP', `${path}: not a readable gzip file (${(err as Error).message})`, { file: path, cause: err });
+    } finally {
+      stream.destroy();
+    }
+    return Buffer.concat(chunks);
+  }
+  const handle = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(PROBE_BYTES);
+    const { bytesRead } = await handle.read(buf, 0, PROBE_BYTES, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads the header of `path` and finds `required` columns in it. */
+export async function readCsvHeader(path: string, required: readonly string[], gzip = false): Promise<CsvHeader> {
+  const head = await firstBytes(path, gzip);
+  const bom = head.length >= 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
+  let names: string[] | null = null;
+  let dataStart = head.length;
+  const decoder = new CsvDecoder({
+    source: path,
+    onRecord: (rec) => {
+      if (names !== null) return;
+      names = [];
+      for (let i = 0; i < rec.fieldCount; i++) names.push(fieldText(rec, i));
+      let end = rec.offset + (rec.rawEnd - rec.rawStart); // absolute: rec.buf may be a copy
+      if (head[end] === 13) end++;
+      if (head[end] === 10) end++;
+      dataStart = end;
+    },
+  });
+  decoder.push(head.subarray(bom), bom);
+  if (names === null) decoder.end();
+  const found = names as string[] | null;
+  if (found === null) {
+    throw new InputError('E_NO_HEADER', `${path}: the file is empty; expected a header line with ${required.join(', ')}`, {
+      file: path,
+    });
+  }
+  const lower = found.map((n) => n.trim().toLowerCase());
+  const indices = required.map((col) => {
+    const i = lower.indexOf(col.toLowerCase());
+    if (i < 0) {
+      throw new InputError(
+        'E_MISSING_COLUMN',
+        `${path}: missing required column "${col}" (header has: ${found.join(', ')})`,
+        { file: path },
+      );
+    }
+    return i;
+  });
+  return { names: found, indices, dataStart };
+}

@@ -1,0 +1,104 @@
+/**
+ * Parquet output from columns: typed arrays become Apache Arrow vectors without per-row objects,
+ * parquet-wasm encodes them (snappy), and the file appears under its final name only when
+ * complete (written to a temporary name, then renamed).
+ */
+
+import { rename, writeFile, unlink } from 'node:fs/promises';
+import * as arrow from 'apache-arrow';
+import * as parquet from 'parquet-wasm';
+
+const TWO_32 = 4294967296;
+
+/** An Int64 vector over (lo, hi) word pairs; no copy when the words are 8-byte aligned. */
+export function int64FromWords(words: Uint32Array): arrow.Vector<arrow.Int64> {
+  const aligned = words.byteOffset % 8 === 0 ? words : words.slice();
+  const data = new BigInt64Array(aligned.buffer, aligned.byteOffset, aligned.length / 2);
+  return arrow.makeVector(data);
+}
+
+/** Writes integer-valued float64s (|v| < 2^53) as int64 (lo, hi) words. */
+export function wordsFromNumbers(values: ArrayLike<number>): Uint32Array {
+  const words = new Uint32Array(values.length * 2);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    const hi = Math.floor(v / TWO_32);
+    words[2 * i] = v - hi * TWO_32;
+    words[2 * i + 1] = hi;
+  }
+  return words;
+}
+
+/** An Int64 vector of integer-valued float64s. */
+export function int64FromNumbers(values: ArrayLike<number>): arrow.Vector<arrow.Int64> {
+  return int64FromWords(wordsFromNumbers(values));
+}
+
+/** A timestamp (microseconds, no time zone: a wall-clock reading) vector from epoch seconds. */
+export function timestampFromSeconds(seconds: ArrayLike<number>): arrow.Vector<arrow.TimestampMicrosecond> {
+  const micros = new Float64Array(seconds.length);
+  for (let i = 0; i < seconds.length; i++) micros[i] = seconds[i] * 1e6;
+  const words = wordsFromNumbers(micros);
+  const data = arrow.makeData({
+    type: new arrow.TimestampMicrosecond(),
+    length: seconds.length,
+    nullCount: 0,
+    data: new BigInt64Array(words.buffer),
+  });
+  return arrow.makeVector(data);
+}
+
+/** A date (days since 1970-01-01) vector. */
+export function dateFromDays(days: ArrayLike<number>): arrow.Vector<arrow.DateDay> {
+  const data = arrow.makeData({
+    type: new arrow.DateDay(),
+    length: days.length,
+    nullCount: 0,
+    data: Int32Array.from(days),
+  });
+  return arrow.makeVector(data);
+}
+
+/** A dictionary-encoded string vector: `indices` into `dictionary`. */
+export function dictionaryStrings(indices: ArrayLike<number>, dictionary: string[]): arrow.Vector {
+  const type = new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32());
+  const data = arrow.makeData({
+    type,
+    length: indices.length,
+    nullCount: 0,
+    data: Int32Array.from(indices),
+    dictionary: arrow.vectorFromArray(dictionary, new arrow.Utf8()),
+  });
+  return arrow.makeVector(data);
+}
+
+/** A plain string vector. */
+export function strings(values: string[]): arrow.Vector<arrow.Utf8> {
+  return arrow.vectorFromArray(values, new arrow.Utf8());
+}
+
+/** Encodes columns (all of one length) as Parquet bytes, snappy-compressed. */
+export function encodeParquet(columns: Record<string, arrow.Vector>): Uint8Array {
+  const table = new arrow.Table(columns);
+  const ipc = arrow.tableToIPC(table, 'stream');
+  const wasmTable = parquet.Table.fromIPCStream(ipc);
+  const props = new parquet.WriterPropertiesBuilder()
+    .setCompression(parquet.Compression.SNAPPY)
+    .setCreatedBy('shardflow')
+    .build();
+  return parquet.writeParquet(wasmTable, props);
+}
+
+/** Writes a Parquet file atomically (temporary name, then rename). */
+export async function writeParquetFile(path: string, columns: Record<string, arrow.Vector>): Promise<number> {
+  const bytes = encodeParquet(columns);
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  return bytes.length;
+}

@@ -1,0 +1,209 @@
+/**
+ * Stage 1 of the interactions job, one split per task: decode, apply rules 1–5, keep the valid
+ * rows as columns in a spill file, and emit every valid row's (interaction_id, position) grouped by
+ * partition of its id, for the de-duplication stage. Memory: the split's valid rows as columns
+ * (about 45 bytes a row) plus its rejects.
+ */
+
+import { readCsvSplit } from '../../io/split-reader.js';
+import { FIELD_ESCAPED, type CsvRecord } from '../../io/csv-decoder.js';
+import { murmur3Int64 } from '../../partitioners/murmur3.js';
+import { Growable } from '../../workers/growable.js';
+import {
+  BAD_INTEGER,
+  BAD_TIMESTAMP,
+  MALFORMED_ROW,
+  MISSING_FIELD,
+  ZERO_ID,
+  isMissing,
+  parseInt64,
+  parseTimestamp,
+} from './rules.js';
+import { writeSpill } from './spill.js';
+import type { MapTask, MapResult } from './tasks.js';
+
+const TWO_40 = 1099511627776;
+/** Raw lines kept in the rejects output are cut to this many bytes. */
+export const MAX_RAW_BYTES = 64 * 1024;
+
+export async function runMapStage(task: MapTask, onProgress?: (bytes: number, rows: number) => void): Promise<MapResult> {
+  const { split, columns, fieldCount, partitions } = task;
+  const [cId, cUser, cProduct, cAction, cTs] = columns;
+  const posBase = split.fileIndex * TWO_40;
+  const ids = new Growable(Uint32Array, 1 << 16);
+  const users = new Growable(Uint32Array, 1 << 16);
+  const products = new Growable(Uint32Array, 1 << 16);
+  const seconds = new Growable(Float64Array, 1 << 15);
+  const actions = new Growable(Uint16Array, 1 << 15);
+  const positions = new Growable(Float64Array, 1 << 15);
+  const lines = new Growable(Int32Array, 1 << 15);
+  const parts = new Growable(Uint16Array, 1 << 15);
+  const rejPos = new Growable(Float64Array, 64);
+  const rejLine = new Growable(Int32Array, 64);
+  const rejReason = new Growable(Uint8Array, 64);
+  const rejRawOffsets = new Growable(Uint32Array, 64);
+  const rejRaw = new Growable(Uint8Array, 4096);
+  rejRawOffsets.push(0);
+  const rejected = [0, 0, 0, 0, 0, 0];
+  // Days seen, as a bitmap over years 0001–9999, so no Date is built per row.
+  const daysSeen = new Uint8Array(DAY_SPAN);
+  const dictionary: string[] = [];
+  const dictBytes: Uint8Array[] = [];
+  const dictMap = new Map<string, number>();
+  let valid = 0;
+  let pendingRows = 0;
+
+  const reject = (rec: CsvRecord, reason: number): void => {
+    rejected[reason]++;
+    rejPos.push(posBase + rec.offset);
+    rejLine.push(rec.line);
+    rejReason.push(reason);
+    rejRaw.pushBytes(rec.buf, rec.rawStart, Math.min(rec.rawEnd, rec.rawStart + MAX_RAW_BYTES));
+    rejRawOffsets.push(rejRaw.length);
+  };
+
+  const actionIndex = (buf: Uint8Array, s: number, e: number, escaped: boolean): number => {
+    const len = e - s;
+    if (!escaped && dictBytes.length <= 32) {
+      for (let d = 0; d < dictBytes.length; d++) {
+        const cand = dictBytes[d];
+        if (cand.length !== len) continue;
+        let k = 0;
+        while (k < len && cand[k] === buf[s + k]) k++;
+        if (k === len) return d;
+      }
+    }
+    let text = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8', s, e);
+    if (escaped) text = text.replaceAll('""', '"');
+    let idx = dictMap.get(text);
+    if (idx === undefined) {
+      idx = dictionary.length;
+      if (idx >= 65535) throw new RangeError('more than 65535 distinct actions in one split');
+      dictionary.push(text);
+      dictBytes.push(escaped ? new Uint8Array(0) : buf.slice(s, e));
+      dictMap.set(text, idx);
+    }
+    return idx;
+  };
+
+  const onRecord = (rec: CsvRecord): void => {
+    if (++pendingRows === 8192) {
+      onProgress?.(0, pendingRows);
+      pendingRows = 0;
+    }
+    if (rec.malformed || rec.fieldCount !== fieldCount) return reject(rec, MALFORMED_ROW);
+    const { buf, starts, ends } = rec;
+    if (
+      isMissing(buf, starts[cId], ends[cId]) ||
+      isMissing(buf, starts[cUser], ends[cUser]) ||
+      isMissing(buf, starts[cProduct], ends[cProduct]) ||
+      isMissing(buf, starts[cAction], ends[cAction]) ||
+      isMissing(buf, starts[cTs], ends[cTs])
+    ) {
+      return reject(rec, MISSING_FIELD);
+    }
+    const at = ids.length;
+    const idArr = ids.reserve(2);
+    const userArr = users.reserve(2);
+    const productArr = products.reserve(2);
+    if (
+      !parseInt64(buf, starts[cId], ends[cId], idArr, at) ||
+      !parseInt64(buf, starts[cUser], ends[cUser], userArr, at) ||
+      !parseInt64(buf, starts[cProduct], ends[cProduct], productArr, at)
+    ) {
+      return reject(rec, BAD_INTEGER);
+    }
+    if ((idArr[at] === 0 && idArr[at + 1] === 0) || (userArr[at] === 0 && userArr[at + 1] === 0)) {
+      return reject(rec, ZERO_ID);
+    }
+    const secs = parseTimestamp(buf, starts[cTs], ends[cTs]);
+    if (secs !== secs) return reject(rec, BAD_TIMESTAMP);
+    ids.length += 2;
+    users.length += 2;
+    products.length += 2;
+    seconds.push(secs);
+    actions.push(actionIndex(buf, starts[cAction], ends[cAction], (rec.flags[cAction] & FIELD_ESCAPED) !== 0));
+    positions.push(posBase + rec.offset);
+    lines.push(rec.line);
+    parts.push(murmur3Int64(idArr[at], idArr[at + 1]) % partitions);
+    daysSeen[Math.floor(secs / 86400) + DAY_BIAS] = 1;
+    valid++;
+  };
+
+  const read = await readCsvSplit({
+    path: split.path,
+    start: split.start,
+    end: split.end,
+    alignedStart: split.aligned,
+    gzip: split.gzip,
+    onRecord,
+    onBytes: (bytes) => onProgress?.(bytes, 0),
+  });
+  if (pendingRows > 0) onProgress?.(0, pendingRows);
+
+  await writeSpill(task.spillPath, {
+    count: valid,
+    idWords: ids.view(),
+    userWords: users.view(),
+    productWords: products.view(),
+    seconds: seconds.view(),
+    action: actions.view(),
+    dictionary,
+    pos: positions.view(),
+    line: lines.view(),
+    rejects: {
+      count: rejReason.length,
+      pos: rejPos.view(),
+      line: rejLine.view(),
+      reason: rejReason.view(),
+      rawOffsets: rejRawOffsets.view(),
+      raw: rejRaw.view(),
+    },
+  });
+
+  // Group (id, position) by partition with a counting sort, into shared memory: the dedup tasks
+  // of all partitions read these buffers in place.
+  const partOffsets = new Uint32Array(new SharedArrayBuffer((partitions + 1) * 4));
+  const partOf = parts.view();
+  for (let i = 0; i < valid; i++) partOffsets[partOf[i] + 1]++;
+  for (let p = 0; p < partitions; p++) partOffsets[p + 1] += partOffsets[p];
+  const cursor = partOffsets.slice(0, partitions);
+  const keyWords = new Uint32Array(new SharedArrayBuffer(valid * 8));
+  const keyPos = new Float64Array(new SharedArrayBuffer(valid * 8));
+  const idView = ids.view();
+  const posView = positions.view();
+  for (let i = 0; i < valid; i++) {
+    const slot = cursor[partOf[i]]++;
+    keyWords[2 * slot] = idView[2 * i];
+    keyWords[2 * slot + 1] = idView[2 * i + 1];
+    keyPos[slot] = posView[i];
+  }
+
+  return {
+    taskId: task.taskId,
+    lines: read.lines,
+    records: read.records,
+    valid,
+    rejected,
+    multiline: read.sawQuotedNewline,
+    months: monthsOfDays(daysSeen),
+    dedup: { offsets: partOffsets, keys: keyWords, pos: keyPos },
+  };
+}
+
+const DAY_BIAS = 719162; // -daysFromCivil(1, 1, 1)
+const DAY_SPAN = 3652059; // days from 0001-01-01 to 9999-12-31 inclusive
+
+/** Sorted months (year · 12 + month − 1) of the days set in the bitmap. */
+function monthsOfDays(daysSeen: Uint8Array): number[] {
+  const months: number[] = [];
+  let last = -1;
+  for (let i = 0; i < daysSeen.length; i++) {
+    if (daysSeen[i] === 0) continue;
+    const d = new Date((i - DAY_BIAS) * 86400000);
+    const m = d.getUTCFullYear() * 12 + d.getUTCMonth();
+    if (m !== last) months.push(m);
+    last = m;
+  }
+  return months;
+}

@@ -1,0 +1,61 @@
+/**
+ * Stage 4, one reduce partition per task: merge every split's partial counts of this partition
+ * (the count monoid), write the partition's pairs part sorted by (user_id, product_id), and keep
+ * the final user / product / pair tables in shared memory for the write stage's lookups.
+ */
+
+import { CountTable, type CountEntries } from '../../workers/count-table.js';
+import { mergePartition } from '../../workers/partitioned-counts.js';
+import { int64FromNumbers, int64FromWords, writeParquetFile } from '../../io/parquet-write.js';
+import { sortedOrder } from '../../workers/sort-keys.js';
+import type { MergeResult, MergeTask } from './tasks.js';
+
+export async function runMergeStage(task: MergeTask): Promise<MergeResult> {
+  const p = task.partition;
+  const merged = (kind: 'users' | 'products' | 'pairs' | 'days', width: number, shared: boolean): CountTable => {
+    const partials = task.partials.map((t) => t[kind]);
+    let n = 0;
+    for (const part of partials) n += part.offsets[p + 1] - part.offsets[p];
+    const table = new CountTable(width, Math.max(16, n), shared);
+    mergePartition(table, partials, p);
+    return table;
+  };
+  const users = merged('users', 2, task.keepTables);
+  const products = merged('products', 2, task.keepTables);
+  const pairs = merged('pairs', 4, task.keepTables);
+  const days = merged('days', 1, false);
+  if (task.pairsPath !== null) await writePairs(task.pairsPath, pairs.entries());
+  const compact = (t: CountTable) => {
+    const e = t.entries();
+    return { keys: e.keys, counts: e.counts };
+  };
+  return {
+    partition: p,
+    users: compact(users),
+    products: compact(products),
+    days: compact(days),
+    pairsCount: pairs.size,
+    tables: task.keepTables ? { users: users.handle(), products: products.handle(), pairs: pairs.handle() } : null,
+  };
+}
+
+async function writePairs(path: string, e: CountEntries): Promise<void> {
+  const n = e.counts.length;
+  const order = sortedOrder(e.keys, 4, n);
+  const userWords = new Uint32Array(n * 2);
+  const productWords = new Uint32Array(n * 2);
+  const counts = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const s = order[i];
+    userWords[2 * i] = e.keys[4 * s];
+    userWords[2 * i + 1] = e.keys[4 * s + 1];
+    productWords[2 * i] = e.keys[4 * s + 2];
+    productWords[2 * i + 1] = e.keys[4 * s + 3];
+    counts[i] = e.counts[s];
+  }
+  await writeParquetFile(path, {
+    user_id: int64FromWords(userWords),
+    product_id: int64FromWords(productWords),
+    interaction_count: int64FromNumbers(counts),
+  });
+}

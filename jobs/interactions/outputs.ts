@@ -1,0 +1,23 @@
+/** The interactions job's outputs, their names on the command line and their paths under --out. */
+
+import { join } from 'node:path';
+
+export const OUTPUT_NAMES = ['clean', 'users', 'products', 'pairs', 'daily', 'rejects'] as const;
+export type OutputName = (typeof OUTPUT_NAMES)[number];
+
+/** Path of each output under `out`: directories of part files, or single files. */
+export function outputPaths(out: string): Record<OutputName, string> {
+  return {
+    clean: join(out, 'clean'),
+    users: join(out, 'users.parquet'),
+    products: join(out, 'products.parquet'),
+    pairs: join(out, 'pairs'),
+    daily: join(out, 'daily.parquet'),
+    rejects: join(out, 'rejects'),
+  };
+}
+
+/** `part-00042.parquet`. */
+export function partName(index: number): string {
+  return `part-${String(index).padStart(5, '0')}.parquet`;
+}

@@ -1,0 +1,340 @@
+/**
+ * The interactions job, stage by stage: map (decode, rules 1–5, spill) → dedup (rule 6, per id
+ * partition) → fold (partial counts per split) → merge (final counts per partition) → write
+ * (clean rows joined with their counts). The job drives the stages through a task runner and
+ * knows nothing of the pool behind it.
+ */
+
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expandInputs } from '../../io/input-paths.js';
+import { readCsvHeader } from '../../io/csv-header.js';
+import { planSplitRanges } from '../../partitioners/plan-splits.js';
+import { dateFromDays, int64FromNumbers, int64FromWords, writeParquetFile } from '../../io/parquet-write.js';
+import { sortedOrder } from '../../workers/sort-keys.js';
+import { dayText, int64Text } from '../../io/text-format.js';
+import { INTERACTION_COLUMNS, REJECT_REASONS, DUPLICATE_ID } from './rules.js';
+import { outputPaths, partName, type OutputName } from './outputs.js';
+import type {
+  DedupResult,
+  FoldResult,
+  InteractionsTask,
+  MapResult,
+  MergeResult,
+  SplitTask,
+  WriteResult,
+} from './tasks.js';
+
+const TWO_40 = 1099511627776;
+
+/** Runs a stage's tasks in parallel; results in task order. */
+export type TaskRunner = <R>(stage: string, tasks: InteractionsTask[]) => Promise<R[]>;
+
+/** Receives the clean rows and final counts when PostgreSQL is a sink. */
+export interface InteractionsLoader {
+  /** Called once before any rows, with the months ('YYYY-MM') present. */
+  begin(months: string[]): Promise<void>;
+  /** COPY text of clean rows, one chunk per split, in input order. */
+  cleanRows(chunk: Uint8Array): Promise<void>;
+  /** Final counts as COPY text. */
+  counts(kind: 'users' | 'products' | 'daily', chunk: Uint8Array): Promise<void>;
+  /** All rows delivered: make them visible atomically. */
+  commit(): Promise<void>;
+}
+
+/** Options of {@link runInteractions}. */
+export interface InteractionsOptions {
+  inputs: string[];
+  out: string;
+  outputs: ReadonlySet<OutputName>;
+  /** Reduce partitions; default 64. */
+  partitions: number;
+  /** Split size in bytes; default 32 MiB. */
+  splitBytes: number;
+  /** Directory for spill files; default the OS temp directory. */
+  tmpDir?: string;
+  loader?: InteractionsLoader;
+  /** Called with the total input bytes once the plan is known, and with phase names. */
+  onPlan?: (totalBytes: number) => void;
+  onPhase?: (phase: string) => void;
+}
+
+export interface InteractionsSummary {
+  job: 'interactions';
+  rows_read: number;
+  rows_valid: number;
+  rows_rejected: number;
+  rejected_by_reason: Record<string, number>;
+  outputs: Partial<Record<OutputName, string>>;
+  files: number;
+  bytes: number;
+  splits: number;
+}
+
+interface PlannedSplit extends SplitTask {
+  sourceName: string;
+  columns: number[];
+  fieldCount: number;
+}
+
+async function planInputs(options: InteractionsOptions): Promise<{ splits: PlannedSplit[]; bytes: number; files: number }> {
+  const files = await expandInputs(options.inputs);
+  const splits: PlannedSplit[] = [];
+  let bytes = 0;
+  for (let f = 0; f < files.length; f++) {
+    const { path, size } = files[f];
+    const gzip = path.endsWith('.gz');
+    const header = await readCsvHeader(path, INTERACTION_COLUMNS, gzip);
+    const common = { path, fileIndex: f, gzip, sourceName: path, columns: header.indices, fieldCount: header.names.length };
+    bytes += size;
+    if (gzip) splits.push({ ...common, start: header.dataStart, end: Infinity, aligned: true });
+    else {
+      for (const r of planSplitRanges(size, options.splitBytes, header.dataStart)) {
+        splits.push({ ...common, start: r.start, end: r.end, aligned: r.start === header.dataStart });
+      }
+    }
+  }
+  return { splits, bytes, files: files.length };
+}
+
+function monthText(m: number): string {
+  return `${String(Math.floor(m / 12)).padStart(4, '0')}-${String((m % 12) + 1).padStart(2, '0')}`;
+}
+
+export async function runInteractions(options: InteractionsOptions, runTasks: TaskRunner): Promise<InteractionsSummary> {
+  const P = options.partitions;
+  const paths = outputPaths(options.out);
+  const plan = await planInputs(options);
+  options.onPlan?.(plan.bytes);
+  const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'shardflow-'));
+  try {
+    await mkdir(options.out, { recursive: true });
+    for (const name of options.outputs) await rm(paths[name], { recursive: true, force: true });
+    for (const name of ['clean', 'pairs', 'rejects'] as const) {
+      if (options.outputs.has(name)) await mkdir(paths[name], { recursive: true });
+    }
+
+    // 1. map. A file in which a quoted field spans lines is read again as one split.
+    let splits = plan.splits;
+    let taskCounter = 0;
+    const mapTask = (s: PlannedSplit, taskId: number): InteractionsTask => ({
+      stage: 'map',
+      taskId,
+      split: s,
+      columns: s.columns,
+      fieldCount: s.fieldCount,
+      partitions: P,
+      spillPath: join(work, `spill-${taskId}.bin`),
+    });
+    let ids = splits.map(() => taskCounter++);
+    let maps = await runTasks<MapResult>('map', splits.map((s, i) => mapTask(s, ids[i])));
+    const multilineFiles = new Set<number>();
+    splits.forEach((s, i) => {
+      if (maps[i].multiline && splits.filter((o) => o.fileIndex === s.fileIndex).length > 1) multilineFiles.add(s.fileIndex);
+    });
+    if (multilineFiles.size > 0) {
+      const kept = splits.map((s, i) => ({ s, r: maps[i], id: ids[i] })).filter((x) => !multilineFiles.has(x.s.fileIndex));
+      const whole: PlannedSplit[] = [];
+      for (const f of multilineFiles) {
+        const first = splits.find((s) => s.fileIndex === f) as PlannedSplit;
+        const last = splits.filter((s) => s.fileIndex === f).at(-1) as PlannedSplit;
+        whole.push({ ...first, end: last.end });
+      }
+      const wholeIds = whole.map(() => taskCounter++);
+      const wholeMaps = await runTasks<MapResult>('map', whole.map((s, i) => mapTask(s, wholeIds[i])));
+      const all = [...kept, ...whole.map((s, i) => ({ s, r: wholeMaps[i], id: wholeIds[i] }))];
+      all.sort((a, b) => a.s.fileIndex - b.s.fileIndex || a.s.start - b.s.start);
+      splits = all.map((x) => x.s);
+      maps = all.map((x) => x.r);
+      ids = all.map((x) => x.id);
+    }
+
+    // Line numbers: the header is line 1; each split starts after the lines of the splits before it.
+    const firstLine: number[] = [];
+    let line = 2;
+    splits.forEach((s, i) => {
+      if (i === 0 || splits[i - 1].fileIndex !== s.fileIndex) line = 2;
+      firstLine.push(line);
+      line += maps[i].lines;
+    });
+
+    // 2. dedup, per id partition.
+    options.onPhase?.('finding duplicate ids');
+    const buckets = maps.map((m) => m.dedup);
+    const dedups = await runTasks<DedupResult>(
+      'dedup',
+      Array.from({ length: P }, (_, p) => ({ stage: 'dedup', partition: p, buckets }) as InteractionsTask),
+    );
+    const splitStarts = splits.map((s) => s.fileIndex * TWO_40 + s.start);
+    const dupsBySplit: number[][] = splits.map(() => []);
+    for (const d of dedups) {
+      for (const pos of d.duplicates) {
+        let lo = 0;
+        let hi = splitStarts.length - 1;
+        while (lo < hi) {
+          const mid = (lo + hi + 1) >> 1;
+          if (splitStarts[mid] <= pos) lo = mid;
+          else hi = mid - 1;
+        }
+        dupsBySplit[lo].push(pos);
+      }
+    }
+    const dups = dupsBySplit.map((list) => Float64Array.from(list.sort((a, b) => a - b)));
+
+    // 3. fold partial counts per split, writing the rejects parts.
+    options.onPhase?.('counting');
+    const folds = await runTasks<FoldResult>(
+      'fold',
+      splits.map(
+        (s, i): InteractionsTask => ({
+          stage: 'fold',
+          taskId: ids[i],
+          split: s,
+          spillPath: join(work, `spill-${ids[i]}.bin`),
+          partitions: P,
+          duplicates: dups[i],
+          firstLine: firstLine[i],
+          rejectsPath: options.outputs.has('rejects') ? join(paths.rejects, partName(i)) : null,
+          sourceName: s.sourceName,
+        }),
+      ),
+    );
+
+    // 4. merge per partition.
+    const needRows = options.outputs.has('clean') || options.loader !== undefined;
+    const merges = await runTasks<MergeResult>(
+      'merge',
+      Array.from(
+        { length: P },
+        (_, p): InteractionsTask => ({
+          stage: 'merge',
+          partition: p,
+          partials: folds.map((f) => ({ users: f.users, products: f.products, pairs: f.pairs, days: f.days })),
+          keepTables: needRows,
+          pairsPath: options.outputs.has('pairs') ? join(paths.pairs, partName(p)) : null,
+        }),
+      ),
+    );
+
+    options.onPhase?.('writing outputs');
+    const users = gather(merges.map((m) => m.users), 2);
+    const products = gather(merges.map((m) => m.products), 2);
+    const days = gather(merges.map((m) => m.days), 1);
+    if (options.outputs.has('users')) await writeCounts(paths.users, 'user_id', users);
+    if (options.outputs.has('products')) await writeCounts(paths.products, 'product_id', products);
+    if (options.outputs.has('daily')) {
+      await writeParquetFile(paths.daily, {
+        day: dateFromDays(Int32Array.from(new Int32Array(days.keys.buffer, days.keys.byteOffset, days.keys.length))),
+        interactions: int64FromNumbers(days.counts),
+      });
+    }
+
+    // 5. clean rows, joined with their counts.
+    if (needRows) {
+      const tables = {
+        users: merges.map((m) => m.tables!.users),
+        products: merges.map((m) => m.tables!.products),
+        pairs: merges.map((m) => m.tables!.pairs),
+      };
+      const months = new Set<number>();
+      for (const m of maps) for (const month of m.months) months.add(month);
+      await options.loader?.begin([...months].sort((a, b) => a - b).map(monthText));
+      const writeTask = (i: number): InteractionsTask => ({
+        stage: 'write',
+        taskId: ids[i],
+        spillPath: join(work, `spill-${ids[i]}.bin`),
+        duplicates: dups[i],
+        partitions: P,
+        tables,
+        cleanPath: options.outputs.has('clean') ? join(paths.clean, partName(i)) : null,
+        copyText: options.loader !== undefined,
+      });
+      if (options.loader) {
+        // Bounded: at most `window` splits' COPY text in memory while PostgreSQL catches up.
+        const window = 4;
+        const pending: Promise<WriteResult[]>[] = [];
+        for (let i = 0; i < splits.length; i++) {
+          pending.push(runTasks<WriteResult>('write', [writeTask(i)]));
+          if (pending.length >= window || i === splits.length - 1) {
+            while (pending.length > 0) {
+              const [r] = await (pending.shift() as Promise<WriteResult[]>);
+              if (r.copy) await options.loader.cleanRows(r.copy);
+            }
+          }
+        }
+        await options.loader.counts('users', countsCopy(users));
+        await options.loader.counts('products', countsCopy(products));
+        await options.loader.counts('daily', countsCopy(days, true));
+        await options.loader.commit();
+      } else {
+        await runTasks<WriteResult>('write', splits.map((_, i) => writeTask(i)));
+      }
+    }
+
+    const rejected: Record<string, number> = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0]));
+    let rowsRead = 0;
+    let valid = 0;
+    for (const m of maps) {
+      rowsRead += m.records;
+      valid += m.valid;
+      m.rejected.forEach((n, r) => (rejected[REJECT_REASONS[r]] += n));
+    }
+    const dupCount = dups.reduce((n, d) => n + d.length, 0);
+    rejected[REJECT_REASONS[DUPLICATE_ID]] += dupCount;
+    const outputs: Partial<Record<OutputName, string>> = {};
+    for (const name of options.outputs) outputs[name] = paths[name];
+    return {
+      job: 'interactions',
+      rows_read: rowsRead,
+      rows_valid: valid - dupCount,
+      rows_rejected: rowsRead - (valid - dupCount),
+      rejected_by_reason: rejected,
+      outputs,
+      files: plan.files,
+      bytes: plan.bytes,
+      splits: splits.length,
+    };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+interface Entries {
+  keys: Uint32Array;
+  counts: Float64Array;
+}
+
+/** Concatenates per-partition entries and sorts them by key. */
+function gather(parts: Entries[], width: number): Entries {
+  const n = parts.reduce((a, p) => a + p.counts.length, 0);
+  const keys = new Uint32Array(n * width);
+  const counts = new Float64Array(n);
+  let o = 0;
+  for (const p of parts) {
+    keys.set(p.keys, o * width);
+    counts.set(p.counts, o);
+    o += p.counts.length;
+  }
+  const order = sortedOrder(keys, width, n);
+  const sk = new Uint32Array(n * width);
+  const sc = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < width; k++) sk[i * width + k] = keys[order[i] * width + k];
+    sc[i] = counts[order[i]];
+  }
+  return { keys: sk, counts: sc };
+}
+
+async function writeCounts(path: string, keyName: string, e: Entries): Promise<void> {
+  await writeParquetFile(path, { [keyName]: int64FromWords(e.keys), interaction_count: int64FromNumbers(e.counts) });
+}
+
+function countsCopy(e: Entries, days = false): Uint8Array {
+  const lines: string[] = [];
+  for (let i = 0; i < e.counts.length; i++) {
+    const key = days ? dayText(e.keys[i] | 0) : int64Text(e.keys[2 * i], e.keys[2 * i + 1]);
+    lines.push(`${key}\t${e.counts[i]}\n`);
+  }
+  return Buffer.from(lines.join(''));
+}

@@ -1,0 +1,124 @@
+/** The messages between the coordinator and the workers for the interactions job's stages. */
+
+import type { CountTableHandle } from '../../workers/count-table.js';
+import type { PartitionedCounts } from '../../workers/partitioned-counts.js';
+
+/** One split of one input file. */
+export interface SplitTask {
+  path: string;
+  fileIndex: number;
+  start: number;
+  end: number;
+  /** `start` is a known record start. */
+  aligned: boolean;
+  gzip: boolean;
+}
+
+/** (id, position) of every valid row, grouped by partition: rows offsets[p] … offsets[p+1]. */
+export interface DedupBuckets {
+  offsets: Uint32Array;
+  keys: Uint32Array;
+  pos: Float64Array;
+}
+
+export interface MapTask {
+  stage: 'map';
+  taskId: number;
+  split: SplitTask;
+  /** Header indices of interaction_id, user_id, product_id, action, timestamp. */
+  columns: number[];
+  fieldCount: number;
+  partitions: number;
+  spillPath: string;
+}
+
+export interface MapResult {
+  taskId: number;
+  lines: number;
+  records: number;
+  valid: number;
+  rejected: number[];
+  multiline: boolean;
+  /** Months present (year · 12 + month − 1). */
+  months: number[];
+  dedup: DedupBuckets;
+}
+
+export interface DedupTask {
+  stage: 'dedup';
+  partition: number;
+  /** Every map task's buckets, in input order. */
+  buckets: DedupBuckets[];
+}
+
+export interface DedupResult {
+  partition: number;
+  /** Positions of rows whose id appeared earlier, ascending. */
+  duplicates: Float64Array;
+}
+
+
+export interface FoldTask {
+  stage: 'fold';
+  taskId: number;
+  split: SplitTask;
+  spillPath: string;
+  partitions: number;
+  /** Positions of this split's duplicate rows, ascending. */
+  duplicates: Float64Array;
+  /** Line number (1-based) of the split's first line. */
+  firstLine: number;
+  /** Path of the rejects part to write, or null when rejects are not an output. */
+  rejectsPath: string | null;
+  sourceName: string;
+}
+
+export interface FoldResult {
+  taskId: number;
+  users: PartitionedCounts;
+  products: PartitionedCounts;
+  pairs: PartitionedCounts;
+  days: PartitionedCounts;
+  rejectsWritten: number;
+}
+
+export interface MergeTask {
+  stage: 'merge';
+  partition: number;
+  partials: { users: PartitionedCounts; products: PartitionedCounts; pairs: PartitionedCounts; days: PartitionedCounts }[];
+  /** Keep shared lookup tables for the write stage. */
+  keepTables: boolean;
+  /** Where to write this partition's pairs part, or null. */
+  pairsPath: string | null;
+}
+
+/** Final counts of one partition: compact entries, plus shared tables when kept. */
+export interface MergeResult {
+  partition: number;
+  users: { keys: Uint32Array; counts: Float64Array };
+  products: { keys: Uint32Array; counts: Float64Array };
+  days: { keys: Uint32Array; counts: Float64Array };
+  pairsCount: number;
+  tables: { users: CountTableHandle; products: CountTableHandle; pairs: CountTableHandle } | null;
+}
+
+export interface WriteTask {
+  stage: 'write';
+  taskId: number;
+  spillPath: string;
+  duplicates: Float64Array;
+  partitions: number;
+  tables: { users: CountTableHandle[]; products: CountTableHandle[]; pairs: CountTableHandle[] };
+  /** Clean part path, or null. */
+  cleanPath: string | null;
+  /** Produce PostgreSQL COPY text of the clean rows. */
+  copyText: boolean;
+}
+
+export interface WriteResult {
+  taskId: number;
+  rows: number;
+  copy: Uint8Array | null;
+}
+
+export type InteractionsTask = MapTask | DedupTask | FoldTask | MergeTask | WriteTask;

@@ -1,0 +1,47 @@
+/**
+ * The piscina task entry: one message in (a job name, the job's task, the shared progress
+ * counters), one result out. Byte arrays in a result are moved, not cloned; shared buffers cross
+ * as they are.
+ */
+
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { LiveCounters } from '../metrics/live-counters.js';
+import { runInteractionsTask } from '../jobs/interactions/stages.js';
+import type { InteractionsTask } from '../jobs/interactions/tasks.js';
+
+/** What the coordinator posts to a worker. */
+export interface WorkerMessage {
+  job: 'interactions';
+  task: InteractionsTask;
+  counters?: SharedArrayBuffer;
+}
+
+const runners = {
+  interactions: runInteractionsTask,
+} as const;
+
+/** Collects the non-shared ArrayBuffers of typed arrays directly under `value`. */
+function transferables(value: unknown): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  if (value === null || typeof value !== 'object') return out;
+  for (const v of Object.values(value)) {
+    if (ArrayBuffer.isView(v) && v.buffer instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) {
+      out.push(v.buffer);
+    }
+  }
+  return out;
+}
+
+export default async function task(message: WorkerMessage): Promise<unknown> {
+  const counters = message.counters ? LiveCounters.from(message.counters) : null;
+  const onProgress = counters
+    ? (bytes: number, rows: number) => {
+        if (bytes > 0) counters.addBytes(bytes);
+        if (rows > 0) counters.addRows(rows);
+      }
+    : undefined;
+  const result = await runners[message.job](message.task, onProgress);
+  const list = transferables(result);
+  if (list.length === 0) return result;
+  return move({ [transferableSymbol]: list, [valueSymbol]: result } as never);
+}
