@@ -6,14 +6,19 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ShardflowError, UsageError } from '../errors.js';
-import { validateRunOptions } from './run-options.js';
-import { runInteractionsCommand } from './run-interactions-command.js';
+import { validateRunOptions, type RunOptions } from './run-options.js';
+import { runInteractionsCommand, type RunInteractionsHooks } from './run-interactions-command.js';
+import { resolvePgConfig } from '../io/pg-config.js';
+import { openSqlClient } from '../io/sql-client.js';
+import { createInteractionsLoader } from './pg-interactions-loader.js';
+import { parseQuestion, queryCommand } from './query-command.js';
+import { demoCommand } from './demo-command.js';
 import { generateInteractions } from '../jobs/interactions/generate.js';
 
 const USAGE = `usage:
   shardflow run interactions --input PATH... --out DIR [--outputs LIST] [--pg URL] [--pg-schema NAME]
                              [--workers N] [--partitions P] [--split-size BYTES] [--metrics-port PORT]
-                             [--tmp-dir DIR] [--no-progress] [--json]
+                             [--tmp-dir DIR] [--no-pg] [--no-progress] [--json]
   shardflow generate interactions --rows N [--seed S] [--bad-fraction F] --out FILE
   shardflow query interactions daily|top-users|top-products [--limit N] [--pg URL] [--pg-schema NAME] [--json]
   shardflow demo [--rows N] [--out DIR]`;
@@ -41,6 +46,7 @@ async function runCommand(argv: string[]): Promise<void> {
     'metrics-port': { type: 'string' },
     'tmp-dir': { type: 'string' },
     'no-progress': { type: 'boolean' },
+    'no-pg': { type: 'boolean' },
     json: { type: 'boolean' },
   });
   if (positionals[0] !== 'interactions') throw new UsageError(`unknown job "${positionals[0] ?? ''}"; jobs: interactions`);
@@ -50,8 +56,26 @@ async function runCommand(argv: string[]): Promise<void> {
   else printSummary(summary);
 }
 
-async function pgHooks(_options: ReturnType<typeof validateRunOptions>) {
-  return {};
+/** The PostgreSQL sink when a server is configured (--pg, DATABASE_URL or PG*) and not --no-pg. */
+async function pgHooks(options: RunOptions): Promise<RunInteractionsHooks> {
+  const target = resolvePgConfig({ url: options.pg });
+  if (!options.loadPg || target.kind !== 'server') return {};
+  return {
+    openLoader: async () => {
+      const client = await openSqlClient(target, { maxConnections: 4 });
+      const loader = createInteractionsLoader(client, { schema: options.pgSchema });
+      return {
+        ...loader,
+        close: async () => {
+          try {
+            await loader.close();
+          } finally {
+            await client.close();
+          }
+        },
+      };
+    },
+  };
 }
 
 function printSummary(s: Awaited<ReturnType<typeof runInteractionsCommand>>): void {
@@ -91,6 +115,31 @@ async function generateCommand(argv: string[]): Promise<void> {
   log(`generated ${summary.rows} rows, ${summary.bytes} bytes in ${summary.seconds.toFixed(2)} s: ${String(values.out)}`);
 }
 
+async function queryCommandArgs(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, {
+    limit: { type: 'string' },
+    pg: { type: 'string' },
+    'pg-schema': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (positionals[0] !== 'interactions') throw new UsageError(`unknown job "${positionals[0] ?? ''}"; jobs: interactions`);
+  const question = parseQuestion(positionals[1]);
+  if (values.limit !== undefined && !/^[1-9]\d*$/.test(values.limit)) throw new UsageError('--limit must be a positive whole number');
+  await queryCommand({
+    question,
+    limit: values.limit === undefined ? undefined : Number(values.limit),
+    pg: values.pg,
+    schema: values['pg-schema'] ?? 'public',
+    json: values.json === true,
+  });
+}
+
+async function demoCommandArgs(argv: string[]): Promise<void> {
+  const { values } = parse(argv, { rows: { type: 'string' }, out: { type: 'string' }, pg: { type: 'string' } });
+  if (values.rows !== undefined && !/^[1-9]\d*$/.test(values.rows)) throw new UsageError('--rows must be a positive whole number');
+  await demoCommand({ rows: Number(values.rows ?? 200000), out: values.out ?? 'demo-out', pg: values.pg });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -100,6 +149,12 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'generate':
         await generateCommand(rest);
+        return 0;
+      case 'query':
+        await queryCommandArgs(rest);
+        return 0;
+      case 'demo':
+        await demoCommandArgs(rest);
         return 0;
       case undefined:
       case 'help':

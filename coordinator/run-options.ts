@@ -17,6 +17,8 @@ export interface RunOptions {
   splitBytes: number;
   pg?: string;
   pgSchema: string;
+  /** Load PostgreSQL when one is configured; false with --no-pg. */
+  loadPg: boolean;
   json: boolean;
   metricsPort?: number;
   tmpDir?: string;
@@ -77,6 +79,7 @@ export function validateRunOptions(raw: Record<string, string | string[] | boole
     splitBytes: raw['split-size'] ? parseBytes('split-size', raw['split-size'] as string) : RUN_DEFAULTS.splitBytes,
     pg: raw.pg as string | undefined,
     pgSchema: schema,
+    loadPg: raw['no-pg'] !== true,
     json: raw.json === true,
     metricsPort: port === undefined ? undefined : positiveInt('metrics-port', port, 0, 65535),
     tmpDir: raw['tmp-dir'] as string | undefined,
