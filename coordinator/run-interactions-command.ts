@@ -36,7 +36,13 @@ export async function runInteractionsCommand(
   let progress: Progress | undefined;
   const loader = hooks.openLoader ? await hooks.openLoader() : undefined;
   try {
-    const runTasks = <R>(stage: string, tasks: InteractionsTask[]) => pool.runAll<R>('interactions', stage, tasks);
+    const trace = process.env.SHARDFLOW_TRACE ? hooks.log : undefined;
+    const runTasks = async <R>(stage: string, tasks: InteractionsTask[]) => {
+      const t0 = performance.now();
+      const results = await pool.runAll<R>('interactions', stage, tasks);
+      trace?.(`trace: ${stage} ${tasks.length} tasks ${((performance.now() - t0) / 1000).toFixed(3)} s, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+      return results;
+    };
     const summary = await runInteractions(
       {
         inputs: options.inputs,

@@ -215,11 +215,23 @@ async function runCopy(
   chunks: CopyChunks,
   scrub: Scrub,
 ): Promise<number> {
+  let sourceError: { error: unknown } | undefined;
+  async function* source(): AsyncGenerator<Uint8Array> {
+    try {
+      yield* batch(chunks, COPY_BATCH_BYTES);
+    } catch (error) {
+      sourceError = { error };
+      throw error;
+    }
+  }
   const stream = connection.query(copyFromStdin(sql));
   try {
     // pipeline() waits for the socket to drain before pulling the next chunk: backpressure end to end.
-    await pipeline(Readable.from(batch(chunks, COPY_BATCH_BYTES)), stream);
+    // A failing source destroys the COPY stream, which sends CopyFail: nothing of it is committed.
+    await pipeline(Readable.from(source()), stream);
   } catch (err) {
+    // The producer's own error (e.g. an InputError from decoding) passes through unchanged.
+    if (sourceError !== undefined) throw sourceError.error;
     throw toPostgresError(err, describeStatement(sql), scrub);
   }
   return stream.rowCount;

@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import { PostgresError, UsageError } from '../errors.js';
 import { redactUrl, resolvePgConfig } from '../io/pg-config.js';
 import { openServerClient } from '../io/pg-server-client.js';
-import { describeStatement } from '../io/sql-client.js';
+import { describeStatement, openSqlClient } from '../io/sql-client.js';
 import { testServerTarget } from './pg-test-env.js';
 
 const SECRET = 's3cr3t-Pa55';
@@ -146,8 +146,9 @@ test('server error messages are one line, keep the SQLSTATE and scrub the passwo
     base.connectionString === undefined ? resolvePgConfig({ url: url.toString(), env: {} }) : base;
   assert.equal(target.kind, 'server');
   if (target.kind !== 'server') return;
-  const client = await openServerClient(target);
+  const client = await openSqlClient(target);
   t.after(() => client.close());
+  assert.equal(client.maxConnections, 4);
   await assert.rejects(client.query('SELECT $1::int', [SECRET]), (err: unknown) => {
     assert.ok(err instanceof PostgresError);
     assert.equal(err.sqlState, '22P02');

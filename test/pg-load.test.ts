@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 
-import { PostgresError, ShardflowError } from '../errors.js';
+import { InputError, PostgresError, ShardflowError } from '../errors.js';
 import {
   abortInteractionsLoad,
   copyInteractionRows,
@@ -220,6 +220,34 @@ test('a rerun leaves identical rows and no staging tables; different input repla
     { user_id: '2', interactions: 1 },
   ]);
   assert.deepEqual(await leftovers(client, schema), []);
+
+  // An empty input is a valid load too: empty tables, no partitions, empty answers.
+  assert.equal(await loadInteractions(client, schema, interactionsCopyData([])), 0);
+  assert.deepEqual(await queryInteractions(client, { schema, question: 'daily' }), []);
+  assert.deepEqual(await interactionRows(client, schema), []);
+  assert.deepEqual(await leftovers(client, schema), []);
+});
+
+test('an error from the row source aborts the COPY unchanged and the pool stays usable', async (t) => {
+  const { client, schema } = await setup(t, 'source');
+  const target = await prepareInteractionsLoad(client, { schema, months: ['2024-01'] });
+  const good = interactionsCopyData(ROWS_A.slice(0, 2)).interactions;
+  async function* failing(): AsyncGenerator<Uint8Array> {
+    yield good;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    throw new InputError('E_CSV', 'bad row 3');
+  }
+  for (let i = 0; i < 5; i++) {
+    // Five times over a 3-connection pool: a poisoned connection would be reused and fail differently.
+    await assert.rejects(copyInteractionRows(client, target, failing()), (err: unknown) => {
+      assert.ok(err instanceof InputError);
+      assert.equal(err.code, 'E_CSV');
+      return true;
+    });
+  }
+  const rows = await client.query(`SELECT count(*)::int AS n FROM "${schema}".user_interactions__load`);
+  assert.deepEqual(rows, [{ n: 0 }]);
+  assert.equal(await copyInteractionRows(client, target, [good]), 2);
 });
 
 test('queries order by count desc then id asc, and the count tables match user_interactions', async (t) => {

@@ -1,0 +1,385 @@
+/**
+ * `npm run bench`: runs shardflow and its peers side by side, each as a child process, on the same
+ * generated input, and prints a markdown table (also written to bench/out/results-<date>.json).
+ *   node dist/bench/run.js [--rows N] [--scenarios counts,full] [--engines shardflow,duckdb]
+ *                          [--repeat N] [--threads N]
+ */
+import { spawn } from 'node:child_process';
+import { access, constants, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { arch, availableParallelism, cpus, platform, release, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ShardflowError, UsageError } from '../errors.js';
+import { generateInteractions } from '../jobs/interactions/generate.js';
+
+/** Options of {@link runBench}. */
+export interface BenchOptions {
+  /** Rows of generated input. Default 10,000,000. */
+  rows?: number;
+  /** Scenario names to run, in order. Default every scenario. */
+  scenarios?: string[];
+  /** Engines to run in each scenario. Default every engine the scenario has. */
+  engines?: string[];
+  /** Runs per engine and scenario; the median wall time is reported. Default 1. */
+  repeat?: number;
+  /** Threads for the DuckDB peer. Default: DuckDB's own (all cores). */
+  threads?: number;
+}
+
+/** What the harness hands to a scenario's command builders. */
+export interface BenchContext {
+  root: string;
+  input: string;
+  inputBytes: number;
+  rows: number;
+  threads: number | undefined;
+}
+
+/** One child-process command; `needs` lists files that must exist, or the run is skipped. */
+export interface EngineCommand {
+  file: string;
+  args: string[];
+  needs?: string[];
+}
+
+/** One row of the scenarios table: a workload and how each engine runs it. */
+export interface Scenario {
+  name: string;
+  description: string;
+  /** Engine name → command writing into the given output folder. */
+  engines: Record<string, (ctx: BenchContext, out: string) => EngineCommand>;
+  /** Optional per-engine set-up and tear-down (e.g. create / drop a PostgreSQL table). */
+  before?: (ctx: BenchContext, engine: string) => Promise<void>;
+  after?: (ctx: BenchContext, engine: string) => Promise<void>;
+}
+
+/** Result of one engine on one scenario (the median run when repeated). */
+export interface BenchResult {
+  scenario: string;
+  engine: string;
+  status: 'ok' | 'failed' | 'skipped';
+  note?: string;
+  wall_seconds?: number;
+  wall_seconds_all?: number[];
+  engine_seconds?: number;
+  rows_read?: number;
+  rows_valid?: number;
+  peak_rss_bytes?: number;
+  rss_source?: 'gnu-time' | 'self-reported';
+  rows_per_s?: number;
+  mb_per_s?: number;
+  ratio_to_duckdb?: number;
+}
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const GNU_TIME = '/usr/bin/time';
+const node = (script: string, args: string[]): EngineCommand => ({
+  file: process.execPath,
+  args: [join(ROOT, script), ...args],
+  needs: [join(ROOT, script)],
+});
+const shardflow = (ctx: BenchContext, out: string, outputs: string): EngineCommand =>
+  node('dist/coordinator/cli.js', [
+    'run',
+    'interactions',
+    '--input',
+    ctx.input,
+    '--out',
+    out,
+    '--outputs',
+    outputs,
+    '--json',
+  ]);
+const duckdb = (ctx: BenchContext, out: string, mode: string): EngineCommand =>
+  node('dist/bench/duckdb-interactions.js', [
+    ...['--input', ctx.input, '--out', out, '--mode', mode],
+    ...(ctx.threads === undefined ? [] : ['--threads', String(ctx.threads)]),
+  ]);
+
+/** The scenarios table. Add PostgreSQL (shardflow pg sink vs `psql \copy`) and S3 rows here. */
+export const SCENARIOS: readonly Scenario[] = Object.freeze([
+  {
+    name: 'counts',
+    description: 'CSV → validate, dedup → users, products, daily Parquet',
+    engines: {
+      shardflow: (ctx, out) => shardflow(ctx, out, 'users,products,daily'),
+      duckdb: (ctx, out) => duckdb(ctx, out, 'counts'),
+    },
+  },
+  {
+    name: 'full',
+    description:
+      'CSV → validate, dedup → clean rows with counts, users, products, pairs, daily, rejects Parquet',
+    engines: {
+      shardflow: (ctx, out) => shardflow(ctx, out, 'clean,users,products,pairs,daily,rejects'),
+      duckdb: (ctx, out) => duckdb(ctx, out, 'full'),
+    },
+  },
+]);
+
+/** Defaults of {@link BenchOptions}. */
+export const BENCH_DEFAULTS = Object.freeze({ rows: 10_000_000, repeat: 1 });
+
+/** Runs the selected scenarios and returns every result; prints the table and writes the JSON file. */
+export async function runBench(options: BenchOptions = {}): Promise<BenchResult[]> {
+  const rows = options.rows ?? BENCH_DEFAULTS.rows;
+  const repeat = options.repeat ?? BENCH_DEFAULTS.repeat;
+  if (!Number.isSafeInteger(rows) || rows < 1) throw new UsageError('--rows must be a positive integer');
+  if (!Number.isSafeInteger(repeat) || repeat < 1)
+    throw new UsageError('--repeat must be a positive integer');
+  const scenarios = (options.scenarios ?? SCENARIOS.map((s) => s.name)).map((name) => {
+    const found = SCENARIOS.find((s) => s.name === name);
+    if (!found)
+      throw new UsageError(`--scenarios: unknown ${name}; known: ${SCENARIOS.map((s) => s.name).join(',')}`);
+    return found;
+  });
+  const known = new Set(scenarios.flatMap((s) => Object.keys(s.engines)));
+  for (const e of options.engines ?? []) {
+    if (!known.has(e)) throw new UsageError(`--engines: unknown ${e}; known: ${[...known].join(',')}`);
+  }
+  const input = await ensureInput(rows);
+  const ctx: BenchContext = {
+    root: ROOT,
+    input,
+    inputBytes: (await stat(input)).size,
+    rows,
+    threads: options.threads,
+  };
+  const hasGnuTime = await access(GNU_TIME, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
+  const results: BenchResult[] = [];
+  for (const scenario of scenarios) {
+    const engines = Object.keys(scenario.engines).filter(
+      (e) => !options.engines || options.engines.includes(e),
+    );
+    for (const engine of engines) {
+      log(`${scenario.name} / ${engine}: ${repeat} run(s)`);
+      results.push(await runEngine(ctx, scenario, engine, repeat, hasGnuTime));
+    }
+    crossCheck(results.filter((r) => r.scenario === scenario.name));
+  }
+  const table = markdownTable(ctx, results);
+  process.stdout.write(table + '\n');
+  await mkdir(join(ROOT, 'bench/out'), { recursive: true });
+  const file = join(ROOT, 'bench/out', `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(
+    file,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        host: await hostInfo(),
+        input: { file: input, bytes: ctx.inputBytes, rows },
+        results,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  log(`results written to ${file}`);
+  return results;
+}
+
+/** Generates bench/data/interactions-<rows>.csv once (seed 1); later runs reuse it. */
+async function ensureInput(rows: number): Promise<string> {
+  const file = join(ROOT, 'bench/data', `interactions-${rows}.csv`);
+  if ((await stat(file).catch(() => undefined))?.isFile()) return file;
+  log(`generating ${file} (cached for later runs)`);
+  const partial = `${file}.partial-${process.pid}`; // never leave a half-written file under the cached name
+  const summary = await generateInteractions({ rows, out: partial, seed: 1 });
+  await rename(partial, file);
+  log(`generated ${rows} rows, ${(summary.bytes / 1e6).toFixed(1)} MB in ${summary.seconds.toFixed(1)} s`);
+  return file;
+}
+
+async function runEngine(
+  ctx: BenchContext,
+  scenario: Scenario,
+  engine: string,
+  repeat: number,
+  hasGnuTime: boolean,
+): Promise<BenchResult> {
+  const base = { scenario: scenario.name, engine };
+  const out = join(ROOT, 'bench/out', `${scenario.name}-${engine}`);
+  const command = scenario.engines[engine]!(ctx, out);
+  for (const needed of command.needs ?? []) {
+    if (!(await stat(needed).catch(() => undefined))) {
+      log(`SKIPPED ${scenario.name} / ${engine}: ${needed} does not exist (build it first)`);
+      return { ...base, status: 'skipped', note: `missing ${needed}` };
+    }
+  }
+  const runs: BenchResult[] = [];
+  for (let i = 0; i < repeat; i++) {
+    await rm(out, { recursive: true, force: true });
+    await scenario.before?.(ctx, engine);
+    try {
+      const run = await measure(command, hasGnuTime);
+      if (run.status !== 'ok') return { ...base, ...run };
+      runs.push({ ...base, ...run });
+    } finally {
+      await scenario.after?.(ctx, engine);
+    }
+  }
+  runs.sort((a, b) => a.wall_seconds! - b.wall_seconds!);
+  const median = runs[Math.floor((runs.length - 1) / 2)]!;
+  const rowsRead = median.rows_read ?? ctx.rows;
+  return {
+    ...median,
+    wall_seconds_all: runs.map((r) => r.wall_seconds!),
+    rows_per_s: Math.round(rowsRead / median.wall_seconds!),
+    mb_per_s: Number((ctx.inputBytes / 1e6 / median.wall_seconds!).toFixed(1)),
+  };
+}
+
+/** Spawns one child (under GNU time when present) and measures wall time around spawn → exit. */
+async function measure(
+  command: EngineCommand,
+  hasGnuTime: boolean,
+): Promise<Omit<BenchResult, 'scenario' | 'engine'>> {
+  const rssFile = join(ROOT, 'bench/out', `.rss-${process.pid}`);
+  await mkdir(join(ROOT, 'bench/out'), { recursive: true });
+  const [file, args] = hasGnuTime
+    ? [GNU_TIME, ['-f', '%M', '-o', rssFile, command.file, ...command.args]]
+    : [command.file, command.args];
+  const started = performance.now();
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (c) => resolve(c));
+  });
+  const wall = (performance.now() - started) / 1000;
+  const lines = stdout.trim().split('\n');
+  if (code !== 0) return { status: 'failed', note: `exit code ${code}: ${lines.slice(-3).join(' | ')}` };
+  let summary: Record<string, unknown>;
+  try {
+    summary = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+  } catch {
+    return { status: 'failed', note: `last stdout line is not JSON: ${lines[lines.length - 1]}` };
+  }
+  const timeRss = hasGnuTime ? await readFile(rssFile, 'utf8').then(lastInteger, () => undefined) : undefined;
+  await rm(rssFile, { force: true });
+  const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+  const selfRss = num(summary.peak_rss_bytes);
+  return {
+    status: 'ok',
+    wall_seconds: Number(wall.toFixed(3)),
+    engine_seconds: num(summary.seconds),
+    rows_read: num(summary.rows_read),
+    rows_valid: num(summary.rows_valid),
+    peak_rss_bytes: timeRss === undefined ? selfRss : timeRss * 1024,
+    rss_source: timeRss === undefined ? 'self-reported' : 'gnu-time',
+  };
+}
+
+/** GNU time writes "%M" (KiB) last; a non-zero exit adds a line before it. */
+function lastInteger(text: string): number | undefined {
+  const n = Number(text.trim().split('\n').pop());
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+/** Every engine of a scenario must agree with DuckDB on rows_valid and rows_read; say so loudly if not. */
+function crossCheck(results: BenchResult[]): void {
+  const peer = results.find((r) => r.engine === 'duckdb' && r.status === 'ok');
+  if (!peer) return;
+  for (const r of results) {
+    if (r === peer || r.status !== 'ok') continue;
+    r.ratio_to_duckdb = Number((r.wall_seconds! / peer.wall_seconds!).toFixed(2));
+    for (const field of ['rows_valid', 'rows_read'] as const) {
+      if (r[field] === peer[field]) continue;
+      const banner = '!'.repeat(78);
+      process.stderr.write(
+        `\n${banner}\nMISMATCH in ${r.scenario}: ${r.engine} ${field}=${r[field]} but duckdb ${field}=${peer[field]}\n${banner}\n\n`,
+      );
+      r.note = `${field} mismatch vs duckdb (${r[field]} vs ${peer[field]})`;
+      process.exitCode = 1;
+    }
+  }
+  peer.ratio_to_duckdb = 1;
+}
+
+function markdownTable(ctx: BenchContext, results: BenchResult[]): string {
+  const fmt = (n: number | undefined, digits = 0): string =>
+    n === undefined
+      ? '–'
+      : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  const head = `Input: ${ctx.rows.toLocaleString('en-US')} rows, ${(ctx.inputBytes / 1e6).toFixed(1)} MB (${ctx.input})\n\n`;
+  const header =
+    '| scenario | engine | wall s | rows/s | MB/s | peak RSS MiB | rows read | rows valid | wall vs duckdb | note |\n' +
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
+  const body = results.map((r) =>
+    [
+      r.scenario,
+      r.engine,
+      fmt(r.wall_seconds, 2),
+      fmt(r.rows_per_s),
+      fmt(r.mb_per_s, 1),
+      fmt(r.peak_rss_bytes === undefined ? undefined : r.peak_rss_bytes / 2 ** 20),
+      fmt(r.rows_read),
+      fmt(r.rows_valid),
+      r.ratio_to_duckdb === undefined ? '–' : `${r.ratio_to_duckdb.toFixed(2)}×`,
+      r.status === 'ok' ? (r.note ?? '') : `${r.status}: ${r.note ?? ''}`,
+    ].join(' | '),
+  );
+  return head + [header, ...body.map((b) => `| ${b} |`)].join('\n');
+}
+
+async function hostInfo(): Promise<Record<string, unknown>> {
+  const duckdbPackage = await readFile(join(ROOT, 'node_modules/@duckdb/node-api/package.json'), 'utf8')
+    .then((t) => (JSON.parse(t) as { version: string }).version)
+    .catch(() => undefined);
+  return {
+    node: process.version,
+    platform: `${platform()} ${release()} ${arch()}`,
+    cpus: availableParallelism(),
+    cpu_model: cpus()[0]?.model,
+    total_memory_bytes: totalmem(),
+    duckdb_node_api: duckdbPackage,
+  };
+}
+
+function log(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+function parseCount(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value.replaceAll('_', ''));
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new UsageError(`--${name} must be a positive integer, got ${value}`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      rows: { type: 'string' },
+      scenarios: { type: 'string' },
+      engines: { type: 'string' },
+      repeat: { type: 'string' },
+      threads: { type: 'string' },
+    },
+  });
+  const list = (v: string | undefined): string[] | undefined =>
+    v
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  await runBench({
+    rows: parseCount('rows', values.rows),
+    repeat: parseCount('repeat', values.repeat),
+    threads: parseCount('threads', values.threads),
+    scenarios: list(values.scenarios),
+    engines: list(values.engines),
+  });
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = err instanceof ShardflowError ? err.exitCode : 1;
+  });
+}
