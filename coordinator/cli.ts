@@ -49,7 +49,8 @@ async function runCommand(argv: string[]): Promise<void> {
     'no-pg': { type: 'boolean' },
     json: { type: 'boolean' },
   });
-  if (positionals[0] !== 'interactions') throw new UsageError(`unknown job "${positionals[0] ?? ''}"; jobs: interactions`);
+  if (positionals[0] !== 'interactions')
+    throw new UsageError(`unknown job "${positionals[0] ?? ''}"; jobs: interactions`);
   const options = validateRunOptions(values);
   const summary = await runInteractionsCommand(options, { log, ...(await pgHooks(options)) });
   if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -97,8 +98,10 @@ async function generateCommand(argv: string[]): Promise<void> {
     'bad-fraction': { type: 'string' },
     out: { type: 'string' },
   });
-  if (positionals[0] !== 'interactions') throw new UsageError(`unknown generator "${positionals[0] ?? ''}"; generators: interactions`);
-  if (!values.rows || !/^\d+$/.test(values.rows as string)) throw new UsageError('--rows must be a whole number');
+  if (positionals[0] !== 'interactions')
+    throw new UsageError(`unknown generator "${positionals[0] ?? ''}"; generators: interactions`);
+  if (!values.rows || !/^\d+$/.test(values.rows as string))
+    throw new UsageError('--rows must be a whole number');
   if (!values.out) throw new UsageError('--out is required: the CSV file to write');
   const num = (name: string, v: unknown) => {
     if (v === undefined) return undefined;
@@ -112,7 +115,9 @@ async function generateCommand(argv: string[]): Promise<void> {
     seed: num('seed', values.seed),
     badFraction: num('bad-fraction', values['bad-fraction']),
   });
-  log(`generated ${summary.rows} rows, ${summary.bytes} bytes in ${summary.seconds.toFixed(2)} s: ${String(values.out)}`);
+  log(
+    `generated ${summary.rows} rows, ${summary.bytes} bytes in ${summary.seconds.toFixed(2)} s: ${String(values.out)}`,
+  );
 }
 
 async function queryCommandArgs(argv: string[]): Promise<void> {
@@ -122,9 +127,11 @@ async function queryCommandArgs(argv: string[]): Promise<void> {
     'pg-schema': { type: 'string' },
     json: { type: 'boolean' },
   });
-  if (positionals[0] !== 'interactions') throw new UsageError(`unknown job "${positionals[0] ?? ''}"; jobs: interactions`);
+  if (positionals[0] !== 'interactions')
+    throw new UsageError(`unknown job "${positionals[0] ?? ''}"; jobs: interactions`);
   const question = parseQuestion(positionals[1]);
-  if (values.limit !== undefined && !/^[1-9]\d*$/.test(values.limit)) throw new UsageError('--limit must be a positive whole number');
+  if (values.limit !== undefined && !/^[1-9]\d*$/.test(values.limit))
+    throw new UsageError('--limit must be a positive whole number');
   await queryCommand({
     question,
     limit: values.limit === undefined ? undefined : Number(values.limit),
@@ -135,8 +142,13 @@ async function queryCommandArgs(argv: string[]): Promise<void> {
 }
 
 async function demoCommandArgs(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { rows: { type: 'string' }, out: { type: 'string' }, pg: { type: 'string' } });
-  if (values.rows !== undefined && !/^[1-9]\d*$/.test(values.rows)) throw new UsageError('--rows must be a positive whole number');
+  const { values } = parse(argv, {
+    rows: { type: 'string' },
+    out: { type: 'string' },
+    pg: { type: 'string' },
+  });
+  if (values.rows !== undefined && !/^[1-9]\d*$/.test(values.rows))
+    throw new UsageError('--rows must be a positive whole number');
   await demoCommand({ rows: Number(values.rows ?? 200000), out: values.out ?? 'demo-out', pg: values.pg });
 }
 

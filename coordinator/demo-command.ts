@@ -24,7 +24,9 @@ export async function demoCommand(options: { rows: number; out: string; pg?: str
   const gen = await generateInteractions({ rows: options.rows, out: input, seed: 1, badFraction: 0.01 });
   log(`demo: generated ${gen.rows} interactions (${(gen.bytes / 1e6).toFixed(1)} MB) in ${input}`);
   const target = resolvePgConfig({ url: options.pg });
-  log(`demo: loading into ${target.kind === 'server' ? target.display : 'embedded PostgreSQL (PGlite, in memory)'}`);
+  log(
+    `demo: loading into ${target.kind === 'server' ? target.display : 'embedded PostgreSQL (PGlite, in memory)'}`,
+  );
   const client = await openSqlClient(target, { maxConnections: 4 });
   try {
     const summary = await runInteractionsCommand(

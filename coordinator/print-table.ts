@@ -6,6 +6,9 @@ export function formatTable(rows: readonly Record<string, unknown>[], columns?: 
   const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i].length)));
   const numeric = cols.map((_, i) => cells.every((row) => /^-?\d+(\.\d+)?$/.test(row[i])));
   const line = (vals: string[]) =>
-    vals.map((v, i) => (numeric[i] ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
+    vals
+      .map((v, i) => (numeric[i] ? v.padStart(widths[i]) : v.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(cols), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }

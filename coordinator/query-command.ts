@@ -11,7 +11,9 @@ export const QUESTIONS: readonly InteractionsQuestion[] = ['daily', 'top-users',
 /** Parses the question name; a usage error lists the choices. */
 export function parseQuestion(value: string | undefined): InteractionsQuestion {
   if (value === undefined || !(QUESTIONS as readonly string[]).includes(value)) {
-    throw new UsageError(`query interactions needs a question: ${QUESTIONS.join(' | ')}${value ? `, got "${value}"` : ''}`);
+    throw new UsageError(
+      `query interactions needs a question: ${QUESTIONS.join(' | ')}${value ? `, got "${value}"` : ''}`,
+    );
   }
   return value as InteractionsQuestion;
 }
@@ -23,7 +25,10 @@ export async function answer(
   question: InteractionsQuestion,
   limit?: number,
 ): Promise<Record<string, unknown>[]> {
-  return (await queryInteractions(client, { schema, question, limit })) as unknown as Record<string, unknown>[];
+  return (await queryInteractions(client, { schema, question, limit })) as unknown as Record<
+    string,
+    unknown
+  >[];
 }
 
 export async function queryCommand(options: {
@@ -35,7 +40,9 @@ export async function queryCommand(options: {
 }): Promise<void> {
   const target = resolvePgConfig({ url: options.pg });
   if (target.kind !== 'server') {
-    throw new UsageError('no PostgreSQL configured: pass --pg URL or set DATABASE_URL / PGHOST (the demo answers its own queries)');
+    throw new UsageError(
+      'no PostgreSQL configured: pass --pg URL or set DATABASE_URL / PGHOST (the demo answers its own queries)',
+    );
   }
   const client = await openSqlClient(target, { maxConnections: 1 });
   try {

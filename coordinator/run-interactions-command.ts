@@ -8,7 +8,11 @@ import { createRunMetrics } from '../metrics/run-metrics.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { LiveCounters } from '../metrics/live-counters.js';
 import { startProgress, type Progress } from '../metrics/progress.js';
-import { runInteractions, type InteractionsLoader, type InteractionsSummary } from '../jobs/interactions/run.js';
+import {
+  runInteractions,
+  type InteractionsLoader,
+  type InteractionsSummary,
+} from '../jobs/interactions/run.js';
 import { REJECT_REASONS } from '../jobs/interactions/rules.js';
 import type { InteractionsTask } from '../jobs/interactions/tasks.js';
 import type { RunOptions } from './run-options.js';
@@ -40,7 +44,9 @@ export async function runInteractionsCommand(
     const runTasks = async <R>(stage: string, tasks: InteractionsTask[]) => {
       const t0 = performance.now();
       const results = await pool.runAll<R>('interactions', stage, tasks);
-      trace?.(`trace: ${stage} ${tasks.length} tasks ${((performance.now() - t0) / 1000).toFixed(3)} s, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+      trace?.(
+        `trace: ${stage} ${tasks.length} tasks ${((performance.now() - t0) / 1000).toFixed(3)} s, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`,
+      );
       return results;
     };
     const summary = await runInteractions(
@@ -53,7 +59,8 @@ export async function runInteractionsCommand(
         tmpDir: options.tmpDir,
         loader,
         onPlan: (totalBytes) => {
-          if (options.progress) progress = startProgress({ label: 'interactions', totalBytes, read: () => counters.read() });
+          if (options.progress)
+            progress = startProgress({ label: 'interactions', totalBytes, read: () => counters.read() });
         },
         onPhase: (phase) => progress?.setPhase(phase),
       },

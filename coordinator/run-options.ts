@@ -53,30 +53,43 @@ export function parseBytes(name: string, value: string): number {
 
 export function validateRunOptions(raw: Record<string, string | string[] | boolean | undefined>): RunOptions {
   const inputs = (raw.input as string[] | undefined) ?? [];
-  if (inputs.length === 0) throw new UsageError('--input is required: a CSV file, directory or glob (repeatable)');
+  if (inputs.length === 0)
+    throw new UsageError('--input is required: a CSV file, directory or glob (repeatable)');
   const out = raw.out as string | undefined;
   if (!out) throw new UsageError('--out is required: the directory to write the outputs to');
   let outputs = new Set<OutputName>(OUTPUT_NAMES);
   if (typeof raw.outputs === 'string') {
-    const names = raw.outputs.split(',').map((s) => s.trim()).filter(Boolean);
+    const names = raw.outputs
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     for (const n of names) {
       if (!(OUTPUT_NAMES as readonly string[]).includes(n)) {
         throw new UsageError(`--outputs: unknown output "${n}"; choose from ${OUTPUT_NAMES.join(',')}`);
       }
     }
-    if (names.length === 0) throw new UsageError(`--outputs must name at least one of ${OUTPUT_NAMES.join(',')}`);
+    if (names.length === 0)
+      throw new UsageError(`--outputs must name at least one of ${OUTPUT_NAMES.join(',')}`);
     outputs = new Set(names as OutputName[]);
   }
   const schema = (raw['pg-schema'] as string | undefined) ?? RUN_DEFAULTS.pgSchema;
-  if (schema.length === 0 || schema.length > 63) throw new UsageError('--pg-schema must be 1 to 63 characters');
+  if (schema.length === 0 || schema.length > 63)
+    throw new UsageError('--pg-schema must be 1 to 63 characters');
   const port = raw['metrics-port'] as string | undefined;
   return Object.freeze({
     inputs,
     out,
     outputs,
     workers: positiveInt('workers', raw.workers as string | undefined, availableParallelism(), 256),
-    partitions: positiveInt('partitions', raw.partitions as string | undefined, RUN_DEFAULTS.partitions, 65535),
-    splitBytes: raw['split-size'] ? parseBytes('split-size', raw['split-size'] as string) : RUN_DEFAULTS.splitBytes,
+    partitions: positiveInt(
+      'partitions',
+      raw.partitions as string | undefined,
+      RUN_DEFAULTS.partitions,
+      65535,
+    ),
+    splitBytes: raw['split-size']
+      ? parseBytes('split-size', raw['split-size'] as string)
+      : RUN_DEFAULTS.splitBytes,
     pg: raw.pg as string | undefined,
     pgSchema: schema,
     loadPg: raw['no-pg'] !== true,

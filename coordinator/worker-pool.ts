@@ -43,7 +43,11 @@ export class WorkerPool {
   }
 
   /** Runs every task of a stage; results come back in task order. */
-  async runAll<R>(job: WorkerMessage['job'], stage: string, tasks: readonly WorkerMessage['task'][]): Promise<R[]> {
+  async runAll<R>(
+    job: WorkerMessage['job'],
+    stage: string,
+    tasks: readonly WorkerMessage['task'][],
+  ): Promise<R[]> {
     return Promise.all(tasks.map((task) => this.run<R>(job, stage, task)));
   }
 
@@ -66,7 +70,11 @@ export class WorkerPool {
 
   /** Current pool gauges. */
   get stats(): { utilization: number; queueSize: number; threads: number } {
-    return { utilization: this.#pool.utilization, queueSize: this.#pool.queueSize, threads: this.#pool.threads.length };
+    return {
+      utilization: this.#pool.utilization,
+      queueSize: this.#pool.queueSize,
+      threads: this.#pool.threads.length,
+    };
   }
 
   async close(): Promise<void> {
@@ -78,7 +86,12 @@ export class WorkerPool {
 // Errors cross the thread boundary as plain Errors with their own properties copied; a
 // ShardflowError thrown in a worker keeps its `code` and `exitCode` that way.
 function isShardflowLike(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' && 'exitCode' in err;
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as { code?: unknown }).code === 'string' &&
+    'exitCode' in err
+  );
 }
 
 function reviveError(err: unknown): unknown {

@@ -171,8 +171,8 @@ export class CsvDecoder {
       let nf = 0;
       let malformed = false;
       let newlines = 0;
-      let rawEnd = -1;
-      let next = -1;
+      let rawEnd: number;
+      let next: number;
       for (;;) {
         while (i < n && (buf[i] === SPACE || buf[i] === TAB)) i++;
         let s: number;

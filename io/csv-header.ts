@@ -33,7 +33,10 @@ async function firstBytes(path: string, gzip: boolean): Promise<Buffer> {
         if (n >= PROBE_BYTES) break;
       }
     } catch (err) {
-      throw new InputError('E_BAD_GZIP', `${path}: not a readable gzip file (${(err as Error).message})`, { file: path, cause: err });
+      throw new InputError('E_BAD_GZIP', `${path}: not a readable gzip file (${(err as Error).message})`, {
+        file: path,
+        cause: err,
+      });
     } finally {
       stream.destroy();
     }
@@ -50,7 +53,11 @@ async function firstBytes(path: string, gzip: boolean): Promise<Buffer> {
 }
 
 /** Reads the header of `path` and finds `required` columns in it. */
-export async function readCsvHeader(path: string, required: readonly string[], gzip = false): Promise<CsvHeader> {
+export async function readCsvHeader(
+  path: string,
+  required: readonly string[],
+  gzip = false,
+): Promise<CsvHeader> {
   const head = await firstBytes(path, gzip);
   const bom = head.length >= 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
   let names: string[] | null = null;
@@ -71,9 +78,13 @@ export async function readCsvHeader(path: string, required: readonly string[], g
   if (names === null) decoder.end();
   const found = names as string[] | null;
   if (found === null) {
-    throw new InputError('E_NO_HEADER', `${path}: the file is empty; expected a header line with ${required.join(', ')}`, {
-      file: path,
-    });
+    throw new InputError(
+      'E_NO_HEADER',
+      `${path}: the file is empty; expected a header line with ${required.join(', ')}`,
+      {
+        file: path,
+      },
+    );
   }
   const lower = found.map((n) => n.trim().toLowerCase());
   const indices = required.map((col) => {

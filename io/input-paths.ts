@@ -64,25 +64,34 @@ async function expandGlob(pattern: string): Promise<string[]> {
 
 /** Expands `inputs` into files; throws InputError (exit 2) for a missing path or an empty match. */
 export async function expandInputs(inputs: readonly string[]): Promise<InputFile[]> {
-  if (inputs.length === 0) throw new InputError('E_NO_INPUT', 'no input given: pass --input PATH (a file, directory or glob)');
+  if (inputs.length === 0)
+    throw new InputError('E_NO_INPUT', 'no input given: pass --input PATH (a file, directory or glob)');
   const files: InputFile[] = [];
   for (const input of inputs) {
     let paths: string[];
     if (GLOB_CHARS.test(input)) {
       paths = (await expandGlob(input)).sort();
-      if (paths.length === 0) throw new InputError('E_INPUT_NOT_FOUND', `${input}: the pattern matches no file`, { file: input });
+      if (paths.length === 0)
+        throw new InputError('E_INPUT_NOT_FOUND', `${input}: the pattern matches no file`, { file: input });
     } else {
       const st = await stat(input).catch((err: NodeJS.ErrnoException) => {
-        throw new InputError('E_INPUT_NOT_FOUND', `${input}: ${err.code === 'ENOENT' ? 'no such file or directory' : err.message}`, {
-          file: input,
-          cause: err,
-        });
+        throw new InputError(
+          'E_INPUT_NOT_FOUND',
+          `${input}: ${err.code === 'ENOENT' ? 'no such file or directory' : err.message}`,
+          {
+            file: input,
+            cause: err,
+          },
+        );
       });
       if (st.isDirectory()) {
         paths = [];
         await walk(input, paths);
         paths.sort();
-        if (paths.length === 0) throw new InputError('E_INPUT_NOT_FOUND', `${input}: the directory holds no input file`, { file: input });
+        if (paths.length === 0)
+          throw new InputError('E_INPUT_NOT_FOUND', `${input}: the directory holds no input file`, {
+            file: input,
+          });
       } else paths = [input];
     }
     for (const p of paths) files.push({ path: p, size: (await stat(p)).size });

@@ -49,7 +49,6 @@ export interface SplitReadResult {
 export async function readCsvSplit(options: ReadCsvSplitOptions): Promise<SplitReadResult> {
   const { path, start, end, onRecord } = options;
   let firstOffset = -1;
-  let lastEnd = start;
   const decoder = new CsvDecoder({
     source: path,
     endOffset: end,
@@ -101,7 +100,7 @@ export async function readCsvSplit(options: ReadCsvSplitOptions): Promise<SplitR
       if (decoder.done) break;
     }
     if (!decoder.done) decoder.end();
-    lastEnd = Math.max(recordStart, Math.min(position, end));
+    const lastEnd = Math.max(recordStart, Math.min(position, end));
     return result(decoder, recordStart, lastEnd, firstOffset);
   } finally {
     await handle.close();

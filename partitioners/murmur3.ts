@@ -53,7 +53,12 @@ export function murmur3Bytes(bytes: Uint8Array, start = 0, end = bytes.length, s
  * murmur3_32 of `count` little-endian 32-bit words `words[offset …]`, identical to
  * `murmur3Bytes` over the same bytes; the fast path for int64 keys held as (lo, hi) words.
  */
-export function murmur3Words(words: Uint32Array | Int32Array, offset: number, count: number, seed = 0): number {
+export function murmur3Words(
+  words: Uint32Array | Int32Array,
+  offset: number,
+  count: number,
+  seed = 0,
+): number {
   let h = seed | 0;
   for (let i = 0; i < count; i++) h = mixH(h, words[offset + i]);
   return fmix32(h ^ (count * 4));

@@ -13,12 +13,14 @@ export const DEFAULT_SPLIT_BYTES = 32 * 1024 * 1024;
  * through the record that crosses `end`), so alignment costs no planning I/O.
  */
 export function planSplitRanges(size: number, splitBytes: number, dataStart = 0): SplitRange[] {
-  if (!Number.isInteger(splitBytes) || splitBytes < 1) throw new RangeError('splitBytes must be a positive integer');
+  if (!Number.isInteger(splitBytes) || splitBytes < 1)
+    throw new RangeError('splitBytes must be a positive integer');
   const length = Math.max(0, size - dataStart);
   if (length === 0) return [{ start: dataStart, end: Math.max(size, dataStart) }];
   const count = Math.max(1, Math.round(length / splitBytes));
   const step = Math.ceil(length / count);
   const ranges: SplitRange[] = [];
-  for (let start = dataStart; start < size; start += step) ranges.push({ start, end: Math.min(size, start + step) });
+  for (let start = dataStart; start < size; start += step)
+    ranges.push({ start, end: Math.min(size, start + step) });
   return ranges;
 }

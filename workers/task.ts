@@ -25,7 +25,12 @@ function transferables(value: unknown): ArrayBuffer[] {
   const out: ArrayBuffer[] = [];
   if (value === null || typeof value !== 'object') return out;
   for (const v of Object.values(value)) {
-    if (ArrayBuffer.isView(v) && v.buffer instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) {
+    if (
+      ArrayBuffer.isView(v) &&
+      v.buffer instanceof ArrayBuffer &&
+      v.byteOffset === 0 &&
+      v.byteLength === v.buffer.byteLength
+    ) {
       out.push(v.buffer);
     }
   }

@@ -49,7 +49,8 @@ export async function runFoldStage(task: FoldTask): Promise<FoldResult> {
     day[0] = Math.floor(seconds[i] / 86400);
     days.add(day, 0, murmur3Words(day, 0, 1), 1);
   }
-  if (j !== dups.length) throw new Error(`split ${task.taskId}: ${dups.length - j} duplicate positions not found`);
+  if (j !== dups.length)
+    throw new Error(`split ${task.taskId}: ${dups.length - j} duplicate positions not found`);
 
   let rejectsWritten = 0;
   if (task.rejectsPath !== null) rejectsWritten = await writeRejects(task, spill, dupRows);
@@ -72,7 +73,10 @@ async function writeRejects(
 ): Promise<number> {
   const r = spill.rejects;
   const dupOffsets = dupRows.map((i) => spill.pos[i] - task.split.fileIndex * TWO_40);
-  const dupRaw = await readRawLines(task.split.path, dupOffsets, { gzip: task.split.gzip, maxBytes: MAX_RAW_BYTES });
+  const dupRaw = await readRawLines(task.split.path, dupOffsets, {
+    gzip: task.split.gzip,
+    maxBytes: MAX_RAW_BYTES,
+  });
   const total = r.count + dupRows.length;
   const lines = new Float64Array(total);
   const reasons: string[] = new Array(total);

@@ -26,7 +26,10 @@ const TWO_40 = 1099511627776;
 /** Raw lines kept in the rejects output are cut to this many bytes. */
 export const MAX_RAW_BYTES = 64 * 1024;
 
-export async function runMapStage(task: MapTask, onProgress?: (bytes: number, rows: number) => void): Promise<MapResult> {
+export async function runMapStage(
+  task: MapTask,
+  onProgress?: (bytes: number, rows: number) => void,
+): Promise<MapResult> {
   const { split, columns, fieldCount, partitions } = task;
   const [cId, cUser, cProduct, cAction, cTs] = columns;
   const posBase = split.fileIndex * TWO_40;
@@ -122,7 +125,9 @@ export async function runMapStage(task: MapTask, onProgress?: (bytes: number, ro
     users.length += 2;
     products.length += 2;
     seconds.push(secs);
-    actions.push(actionIndex(buf, starts[cAction], ends[cAction], (rec.flags[cAction] & FIELD_ESCAPED) !== 0));
+    actions.push(
+      actionIndex(buf, starts[cAction], ends[cAction], (rec.flags[cAction] & FIELD_ESCAPED) !== 0),
+    );
     positions.push(posBase + rec.offset);
     lines.push(rec.line);
     parts.push(murmur3Int64(idArr[at], idArr[at + 1]) % partitions);

@@ -12,7 +12,11 @@ import type { MergeResult, MergeTask } from './tasks.js';
 
 export async function runMergeStage(task: MergeTask): Promise<MergeResult> {
   const p = task.partition;
-  const merged = (kind: 'users' | 'products' | 'pairs' | 'days', width: number, shared: boolean): CountTable => {
+  const merged = (
+    kind: 'users' | 'products' | 'pairs' | 'days',
+    width: number,
+    shared: boolean,
+  ): CountTable => {
     const partials = task.partials.map((t) => t[kind]);
     let n = 0;
     for (const part of partials) n += part.offsets[p + 1] - part.offsets[p];
@@ -35,7 +39,9 @@ export async function runMergeStage(task: MergeTask): Promise<MergeResult> {
     products: compact(products),
     days: compact(days),
     pairsCount: pairs.size,
-    tables: task.keepTables ? { users: users.handle(), products: products.handle(), pairs: pairs.handle() } : null,
+    tables: task.keepTables
+      ? { users: users.handle(), products: products.handle(), pairs: pairs.handle() }
+      : null,
   };
 }
 

@@ -23,7 +23,13 @@ export const BAD_TIMESTAMP = 4;
 export const DUPLICATE_ID = 5;
 
 /** The five required columns, in the order the job keeps them. */
-export const INTERACTION_COLUMNS = ['interaction_id', 'user_id', 'product_id', 'action', 'timestamp'] as const;
+export const INTERACTION_COLUMNS = [
+  'interaction_id',
+  'user_id',
+  'product_id',
+  'action',
+  'timestamp',
+] as const;
 
 /** True for an empty field or the literal `null` / `NULL`. */
 export function isMissing(buf: Uint8Array, s: number, e: number): boolean {

@@ -78,7 +78,9 @@ interface PlannedSplit extends SplitTask {
   fieldCount: number;
 }
 
-async function planInputs(options: InteractionsOptions): Promise<{ splits: PlannedSplit[]; bytes: number; files: number }> {
+async function planInputs(
+  options: InteractionsOptions,
+): Promise<{ splits: PlannedSplit[]; bytes: number; files: number }> {
   const files = await expandInputs(options.inputs);
   const splits: PlannedSplit[] = [];
   let bytes = 0;
@@ -86,7 +88,14 @@ async function planInputs(options: InteractionsOptions): Promise<{ splits: Plann
     const { path, size } = files[f];
     const gzip = path.endsWith('.gz');
     const header = await readCsvHeader(path, INTERACTION_COLUMNS, gzip);
-    const common = { path, fileIndex: f, gzip, sourceName: path, columns: header.indices, fieldCount: header.names.length };
+    const common = {
+      path,
+      fileIndex: f,
+      gzip,
+      sourceName: path,
+      columns: header.indices,
+      fieldCount: header.names.length,
+    };
     bytes += size;
     if (gzip) splits.push({ ...common, start: header.dataStart, end: Infinity, aligned: true });
     else {
@@ -102,7 +111,10 @@ function monthText(m: number): string {
   return `${String(Math.floor(m / 12)).padStart(4, '0')}-${String((m % 12) + 1).padStart(2, '0')}`;
 }
 
-export async function runInteractions(options: InteractionsOptions, runTasks: TaskRunner): Promise<InteractionsSummary> {
+export async function runInteractions(
+  options: InteractionsOptions,
+  runTasks: TaskRunner,
+): Promise<InteractionsSummary> {
   const P = options.partitions;
   const paths = outputPaths(options.out);
   const plan = await planInputs(options);
@@ -128,13 +140,19 @@ export async function runInteractions(options: InteractionsOptions, runTasks: Ta
       spillPath: join(work, `spill-${taskId}.bin`),
     });
     let ids = splits.map(() => taskCounter++);
-    let maps = await runTasks<MapResult>('map', splits.map((s, i) => mapTask(s, ids[i])));
+    let maps = await runTasks<MapResult>(
+      'map',
+      splits.map((s, i) => mapTask(s, ids[i])),
+    );
     const multilineFiles = new Set<number>();
     splits.forEach((s, i) => {
-      if (maps[i].multiline && splits.filter((o) => o.fileIndex === s.fileIndex).length > 1) multilineFiles.add(s.fileIndex);
+      if (maps[i].multiline && splits.filter((o) => o.fileIndex === s.fileIndex).length > 1)
+        multilineFiles.add(s.fileIndex);
     });
     if (multilineFiles.size > 0) {
-      const kept = splits.map((s, i) => ({ s, r: maps[i], id: ids[i] })).filter((x) => !multilineFiles.has(x.s.fileIndex));
+      const kept = splits
+        .map((s, i) => ({ s, r: maps[i], id: ids[i] }))
+        .filter((x) => !multilineFiles.has(x.s.fileIndex));
       const whole: PlannedSplit[] = [];
       for (const f of multilineFiles) {
         const first = splits.find((s) => s.fileIndex === f) as PlannedSplit;
@@ -142,7 +160,10 @@ export async function runInteractions(options: InteractionsOptions, runTasks: Ta
         whole.push({ ...first, end: last.end });
       }
       const wholeIds = whole.map(() => taskCounter++);
-      const wholeMaps = await runTasks<MapResult>('map', whole.map((s, i) => mapTask(s, wholeIds[i])));
+      const wholeMaps = await runTasks<MapResult>(
+        'map',
+        whole.map((s, i) => mapTask(s, wholeIds[i])),
+      );
       const all = [...kept, ...whole.map((s, i) => ({ s, r: wholeMaps[i], id: wholeIds[i] }))];
       all.sort((a, b) => a.s.fileIndex - b.s.fileIndex || a.s.start - b.s.start);
       splits = all.map((x) => x.s);
@@ -186,46 +207,52 @@ export async function runInteractions(options: InteractionsOptions, runTasks: Ta
     options.onPhase?.('counting');
     const folds = await runTasks<FoldResult>(
       'fold',
-      splits.map(
-        (s, i): InteractionsTask => ({
-          stage: 'fold',
-          taskId: ids[i],
-          split: s,
-          spillPath: join(work, `spill-${ids[i]}.bin`),
-          partitions: P,
-          duplicates: dups[i],
-          firstLine: firstLine[i],
-          rejectsPath: options.outputs.has('rejects') ? join(paths.rejects, partName(i)) : null,
-          sourceName: s.sourceName,
-        }),
-      ),
+      splits.map((s, i): InteractionsTask => ({
+        stage: 'fold',
+        taskId: ids[i],
+        split: s,
+        spillPath: join(work, `spill-${ids[i]}.bin`),
+        partitions: P,
+        duplicates: dups[i],
+        firstLine: firstLine[i],
+        rejectsPath: options.outputs.has('rejects') ? join(paths.rejects, partName(i)) : null,
+        sourceName: s.sourceName,
+      })),
     );
 
     // 4. merge per partition.
     const needRows = options.outputs.has('clean') || options.loader !== undefined;
     const merges = await runTasks<MergeResult>(
       'merge',
-      Array.from(
-        { length: P },
-        (_, p): InteractionsTask => ({
-          stage: 'merge',
-          partition: p,
-          partials: folds.map((f) => ({ users: f.users, products: f.products, pairs: f.pairs, days: f.days })),
-          keepTables: needRows,
-          pairsPath: options.outputs.has('pairs') ? join(paths.pairs, partName(p)) : null,
-        }),
-      ),
+      Array.from({ length: P }, (_, p): InteractionsTask => ({
+        stage: 'merge',
+        partition: p,
+        partials: folds.map((f) => ({ users: f.users, products: f.products, pairs: f.pairs, days: f.days })),
+        keepTables: needRows,
+        pairsPath: options.outputs.has('pairs') ? join(paths.pairs, partName(p)) : null,
+      })),
     );
 
     options.onPhase?.('writing outputs');
-    const users = gather(merges.map((m) => m.users), 2);
-    const products = gather(merges.map((m) => m.products), 2);
-    const days = gather(merges.map((m) => m.days), 1);
+    const users = gather(
+      merges.map((m) => m.users),
+      2,
+    );
+    const products = gather(
+      merges.map((m) => m.products),
+      2,
+    );
+    const days = gather(
+      merges.map((m) => m.days),
+      1,
+    );
     if (options.outputs.has('users')) await writeCounts(paths.users, 'user_id', users);
     if (options.outputs.has('products')) await writeCounts(paths.products, 'product_id', products);
     if (options.outputs.has('daily')) {
       await writeParquetFile(paths.daily, {
-        day: dateFromDays(Int32Array.from(new Int32Array(days.keys.buffer, days.keys.byteOffset, days.keys.length))),
+        day: dateFromDays(
+          Int32Array.from(new Int32Array(days.keys.buffer, days.keys.byteOffset, days.keys.length)),
+        ),
         interactions: int64FromNumbers(days.counts),
       });
     }
@@ -268,7 +295,10 @@ export async function runInteractions(options: InteractionsOptions, runTasks: Ta
         await options.loader.counts('daily', countsCopy(days, true));
         await options.loader.commit();
       } else {
-        await runTasks<WriteResult>('write', splits.map((_, i) => writeTask(i)));
+        await runTasks<WriteResult>(
+          'write',
+          splits.map((_, i) => writeTask(i)),
+        );
       }
     }
 
@@ -327,7 +357,10 @@ function gather(parts: Entries[], width: number): Entries {
 }
 
 async function writeCounts(path: string, keyName: string, e: Entries): Promise<void> {
-  await writeParquetFile(path, { [keyName]: int64FromWords(e.keys), interaction_count: int64FromNumbers(e.counts) });
+  await writeParquetFile(path, {
+    [keyName]: int64FromWords(e.keys),
+    interaction_count: int64FromNumbers(e.counts),
+  });
 }
 
 function countsCopy(e: Entries, days = false): Uint8Array {

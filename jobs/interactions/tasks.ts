@@ -57,7 +57,6 @@ export interface DedupResult {
   duplicates: Float64Array;
 }
 
-
 export interface FoldTask {
   stage: 'fold';
   taskId: number;
@@ -85,7 +84,12 @@ export interface FoldResult {
 export interface MergeTask {
   stage: 'merge';
   partition: number;
-  partials: { users: PartitionedCounts; products: PartitionedCounts; pairs: PartitionedCounts; days: PartitionedCounts }[];
+  partials: {
+    users: PartitionedCounts;
+    products: PartitionedCounts;
+    pairs: PartitionedCounts;
+    days: PartitionedCounts;
+  }[];
   /** Keep shared lookup tables for the write stage. */
   keepTables: boolean;
   /** Where to write this partition's pairs part, or null. */

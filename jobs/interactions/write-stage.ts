@@ -94,5 +94,7 @@ export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
 
 /** Escapes a value for PostgreSQL's COPY text format. */
 export function copyEscape(value: string): string {
-  return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+  return value.replace(/[\\\t\n\r]/g, (c) =>
+    c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r',
+  );
 }

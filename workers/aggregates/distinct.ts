@@ -35,7 +35,8 @@ export function firstByPosition<V>(): Aggregate<FirstState<V>, V, V | undefined>
     update: (s, value, position) => (position < s.position ? { position, value } : s),
     merge: (a, b) => (b.position < a.position ? b : a),
     finalize: (s) => s.value,
-    encode: (s) => new TextEncoder().encode(JSON.stringify([s.position === Infinity ? null : s.position, s.value])),
+    encode: (s) =>
+      new TextEncoder().encode(JSON.stringify([s.position === Infinity ? null : s.position, s.value])),
     decode: (b) => {
       const [position, value] = JSON.parse(new TextDecoder().decode(b)) as [number | null, V];
       return { position: position ?? Infinity, value: position === null ? undefined : value };

@@ -1,0 +1,35 @@
+// The public API: re-exports only.
+export { ShardflowError, UsageError, InputError, PostgresError } from './errors.js';
+export {
+  CsvDecoder,
+  fieldText,
+  rawRecordText,
+  FIELD_QUOTED,
+  FIELD_ESCAPED,
+  type CsvRecord,
+} from './io/csv-decoder.js';
+export { readCsvSplit, type ReadCsvSplitOptions, type SplitReadResult } from './io/split-reader.js';
+export { readCsvHeader, type CsvHeader } from './io/csv-header.js';
+export { expandInputs, type InputFile } from './io/input-paths.js';
+export { encodeParquet, writeParquetFile } from './io/parquet-write.js';
+export { resolvePgConfig, type PgTarget } from './io/pg-config.js';
+export { openSqlClient, type SqlClient } from './io/sql-client.js';
+export { murmur3Bytes, murmur3Words, murmur3Int64, murmur3String } from './partitioners/murmur3.js';
+export {
+  hashPartitionInt64,
+  hashPartitionString,
+  hashPartitionBigInt,
+} from './partitioners/hash-partition.js';
+export { planSplitRanges, DEFAULT_SPLIT_BYTES, type SplitRange } from './partitioners/plan-splits.js';
+export { CountTable, type CountEntries, type CountTableHandle } from './workers/count-table.js';
+export type { Aggregate } from './workers/aggregates/aggregate.js';
+export { count, sum, min, max, mean } from './workers/aggregates/numeric.js';
+export { countDistinct, firstByPosition } from './workers/aggregates/distinct.js';
+export { createRunMetrics, type RunMetrics } from './metrics/run-metrics.js';
+export { startMetricsServer } from './metrics/metrics-server.js';
+export {
+  runInteractions,
+  type InteractionsOptions,
+  type InteractionsSummary,
+} from './jobs/interactions/run.js';
+export { generateInteractions } from './jobs/interactions/generate.js';
