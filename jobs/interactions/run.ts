@@ -27,6 +27,7 @@ import type {
 } from './tasks.js';
 
 const TWO_40 = 1099511627776;
+const NO_BUCKETS = Object.freeze({ offsets: new Uint32Array(0), keys: new Uint32Array(0), pos: new Float64Array(0) });
 
 /** Runs a stage's tasks in parallel; results in task order. */
 export type TaskRunner = <R>(stage: string, tasks: InteractionsTask[]) => Promise<R[]>;
@@ -187,6 +188,9 @@ export async function runInteractions(
       'dedup',
       Array.from({ length: P }, (_, p) => ({ stage: 'dedup', partition: p, buckets }) as InteractionsTask),
     );
+    // The (id, position) buckets are done with: let them go before the next stages allocate.
+    buckets.length = 0;
+    for (const m of maps) m.dedup = NO_BUCKETS;
     const splitStarts = splits.map((s) => s.fileIndex * TWO_40 + s.start);
     const dupsBySplit: number[][] = splits.map(() => []);
     for (const d of dedups) {
@@ -233,6 +237,7 @@ export async function runInteractions(
       })),
     );
 
+    folds.length = 0; // partial counts are merged; free them before the write stage
     options.onPhase?.('writing outputs');
     const users = gather(
       merges.map((m) => m.users),
