@@ -127,7 +127,7 @@ export class CsvDecoder {
           { file: this.#source },
         );
       }
-      this.#pending = buf.slice(consumed);
+      this.#pending = new Uint8Array(buf.subarray(consumed)); // a copy: Buffer#slice is a view of the caller's reused chunk
       this.#pendingOffset = base + consumed;
     }
   }

@@ -35,7 +35,10 @@ export async function runMapStage(
   const posBase = split.fileIndex * TWO_40;
   // Valid-row columns are plain typed arrays grown together: one element type per array keeps the
   // hot loop's element stores monomorphic (a generic builder measured 3× slower here).
-  let cap = Math.max(1024, Math.min(1 << 24, Math.ceil((Math.min(split.end, split.start + 64 * 2 ** 20) - split.start) / 40)));
+  let cap = Math.max(
+    1024,
+    Math.min(1 << 24, Math.ceil((Math.min(split.end, split.start + 64 * 2 ** 20) - split.start) / 40)),
+  );
   let ids = new Uint32Array(cap * 2);
   let users = new Uint32Array(cap * 2);
   let products = new Uint32Array(cap * 2);
@@ -134,7 +137,12 @@ export async function runMapStage(
     const secs = parseTimestamp(buf, starts[cTs], ends[cTs]);
     if (secs !== secs) return reject(rec, BAD_TIMESTAMP);
     seconds[valid] = secs;
-    actions[valid] = actionIndex(buf, starts[cAction], ends[cAction], (rec.flags[cAction] & FIELD_ESCAPED) !== 0);
+    actions[valid] = actionIndex(
+      buf,
+      starts[cAction],
+      ends[cAction],
+      (rec.flags[cAction] & FIELD_ESCAPED) !== 0,
+    );
     positions[valid] = posBase + rec.offset;
     lines[valid] = rec.line;
     parts[valid] = murmur3Int64(ids[at], ids[at + 1]) % partitions;

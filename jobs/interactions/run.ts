@@ -27,7 +27,11 @@ import type {
 } from './tasks.js';
 
 const TWO_40 = 1099511627776;
-const NO_BUCKETS = Object.freeze({ offsets: new Uint32Array(0), keys: new Uint32Array(0), pos: new Float64Array(0) });
+const NO_BUCKETS = Object.freeze({
+  offsets: new Uint32Array(0),
+  keys: new Uint32Array(0),
+  pos: new Float64Array(0),
+});
 
 /** Runs a stage's tasks in parallel; results in task order. */
 export type TaskRunner = <R>(stage: string, tasks: InteractionsTask[]) => Promise<R[]>;
