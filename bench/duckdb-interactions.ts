@@ -24,6 +24,8 @@ export interface DuckdbInteractionsOptions {
   mode?: 'counts' | 'full';
   /** DuckDB worker threads. Default os.availableParallelism(). */
   threads?: number;
+  /** How file order is numbered: `rowid` of a loaded copy (parallel) or `window` (streaming). Default `rowid`. */
+  order?: 'rowid' | 'window';
   /** Print each statement's wall time to stderr. Default false. */
   verbose?: boolean;
 }
@@ -47,6 +49,8 @@ export async function runDuckdbInteractions(
 ): Promise<DuckdbInteractionsResult> {
   const mode = options.mode ?? 'counts';
   if (mode !== 'counts' && mode !== 'full') throw new UsageError('--mode must be counts or full');
+  const order = options.order ?? 'rowid';
+  if (order !== 'rowid' && order !== 'window') throw new UsageError('--order must be rowid or window');
   const threads = options.threads ?? availableParallelism();
   if (!Number.isSafeInteger(threads) || threads < 1)
     throw new UsageError('--threads must be a positive integer');
@@ -67,7 +71,7 @@ export async function runDuckdbInteractions(
       if (options.verbose)
         process.stderr.write(`duckdb ${label}: ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
     };
-    const { rowsRead, rowsValid } = await runJob(conn, run, input, out, header, mode);
+    const { rowsRead, rowsValid } = await runJob(conn, run, input, out, header, mode, order);
     conn.closeSync();
     return {
       engine: 'duckdb',
@@ -125,6 +129,7 @@ async function runJob(
   out: string,
   header: Header,
   mode: 'counts' | 'full',
+  order: 'rowid' | 'window',
 ): Promise<{ rowsRead: number; rowsValid: number }> {
   const full = mode === 'full';
   const columns = header.names.map((n) => `${str(n)}: 'VARCHAR'`).join(', ');
@@ -132,43 +137,60 @@ async function runJob(
   // store_rejects keeps rows with the wrong field count (and unterminated quotes) as malformed_row.
   const scan = `read_csv(${str(input)}, auto_detect = false, header = true, delim = ',', quote = '"',
     escape = '"', columns = {${columns}}, store_rejects = true)`;
-  const t = (c: (typeof COLUMNS)[number]): string => `trim(${ident(header.job[c])}, ' ')`;
-  const missing = COLUMNS.map((c) => `coalesce(${t(c)}, '') IN ('', 'null', 'NULL')`).join(' OR ');
-  const badInt = COLUMNS.slice(0, 3)
-    .map((c) => `NOT (regexp_full_match(${t(c)}, '[0-9]+') AND try_cast(${t(c)} AS BIGINT) IS NOT NULL)`)
-    .join(' OR ');
+  // Each helper column is computed once, in layers: DuckDB does not share common subexpressions.
+  // sf_ names keep them apart from whatever extra columns the file has.
+  const job = COLUMNS.map((c) => ident(header.job[c]));
+  const [tId, tUser, tProduct, tAction, tTime] = [
+    'sf_t_id',
+    'sf_t_user',
+    'sf_t_product',
+    'sf_t_action',
+    'sf_t_time',
+  ];
+  const trimmed = job
+    .map((c, i) => `trim(${c}, ' ') AS ${[tId, tUser, tProduct, tAction, tTime][i]}`)
+    .join(', ');
+  const missing = [tId, tUser, tProduct, tAction, tTime].map(
+    (c) => `${c} IS NULL OR ${c} IN ('', 'null', 'NULL')`,
+  );
+  const badInt = [
+    ['sf_id', tId],
+    ['sf_user', tUser],
+    ['sf_product', tProduct],
+  ].map(([n, t]) => `${n} IS NULL OR NOT regexp_full_match(${t}, '[0-9]+')`);
   const raw = `concat_ws(',', ${header.names.map((n) => `coalesce(${ident(n)}, '')`).join(', ')})`;
-  const typed = (c: (typeof COLUMNS)[number], as: string): string =>
-    `CASE WHEN sf_reason IS NULL THEN ${as === 'VARCHAR' ? t(c) : `try_cast(${t(c)} AS ${as})`} END`;
+  // File order: rowid of a table filled from the scan (CTAS keeps insertion order and the scan stays
+  // parallel), or an empty OVER () on the scan itself (no copy, but the pipeline runs on one thread).
+  // https://duckdb.org/docs/stable/sql/dialect/order_preservation
+  if (order === 'rowid') await run('load', `CREATE TEMP TABLE csv AS SELECT * FROM ${scan}`);
+  const numbered =
+    order === 'rowid'
+      ? `SELECT rowid + 1 AS sf_rn, * FROM csv`
+      : `SELECT row_number() OVER () AS sf_rn, * FROM ${scan}`;
   // The CASE follows the rule order; duplicate_id comes after, over the rows that passed 1-5.
-  // sf_ names keep the helper columns apart from whatever extra columns the file has.
   await run(
     'parsed',
     `CREATE TEMP TABLE parsed AS
-    SELECT sf_rn AS rn, sf_reason AS reason,
-      ${typed('interaction_id', 'BIGINT')} AS interaction_id,
-      ${typed('user_id', 'BIGINT')} AS user_id,
-      ${typed('product_id', 'BIGINT')} AS product_id,
-      ${full ? `${typed('action', 'VARCHAR')} AS action,` : ''}
-      CASE WHEN sf_reason IS NULL THEN sf_ts END AS ts
+    SELECT sf_rn AS rn, sf_reason AS reason, sf_id AS interaction_id, sf_user AS user_id,
+      sf_product AS product_id, ${full ? `${tAction} AS action,` : ''} sf_ts AS ts
       ${full ? `, CASE WHEN sf_reason IS NOT NULL THEN ${raw} END AS raw` : ''}
     FROM (
       SELECT *, CASE
-          WHEN ${missing} THEN 'missing_field'
-          WHEN ${badInt} THEN 'bad_integer'
-          WHEN try_cast(${t('interaction_id')} AS BIGINT) = 0 OR try_cast(${t('user_id')} AS BIGINT) = 0
-            THEN 'zero_id'
-          WHEN NOT regexp_full_match(${t('timestamp')}, '[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}')
-            OR sf_ts IS NULL THEN 'bad_timestamp'
+          WHEN ${missing.join(' OR ')} THEN 'missing_field'
+          WHEN ${badInt.join(' OR ')} THEN 'bad_integer'
+          WHEN sf_id = 0 OR sf_user = 0 THEN 'zero_id'
+          WHEN sf_ts IS NULL
+            OR NOT regexp_full_match(${tTime}, '[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}')
+            THEN 'bad_timestamp'
         END AS sf_reason
       FROM (
-        -- An empty OVER () numbers rows in file order:
-        -- https://duckdb.org/docs/stable/sql/dialect/order_preservation
-        SELECT *, try_strptime(${t('timestamp')}, '%Y-%m-%d %H:%M:%S') AS sf_ts, row_number() OVER () AS sf_rn
-        FROM ${scan}
+        SELECT *, try_cast(${tId} AS BIGINT) AS sf_id, try_cast(${tUser} AS BIGINT) AS sf_user,
+          try_cast(${tProduct} AS BIGINT) AS sf_product, try_strptime(${tTime}, '%Y-%m-%d %H:%M:%S') AS sf_ts
+        FROM (SELECT *, ${trimmed} FROM (${numbered}))
       )
     )`,
   );
+  if (order === 'rowid') await run('drop csv', 'DROP TABLE csv');
   await run(
     'passed',
     `CREATE TEMP TABLE passed AS
@@ -254,6 +276,7 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       mode: { type: 'string', default: 'counts' },
       threads: { type: 'string' },
+      order: { type: 'string', default: 'rowid' },
       verbose: { type: 'boolean', default: false },
     },
   });
@@ -261,6 +284,7 @@ async function main(): Promise<void> {
     input: values.input ?? '',
     out: values.out ?? '',
     mode: values.mode as 'counts' | 'full',
+    order: values.order as 'rowid' | 'window',
     verbose: values.verbose,
     ...(values.threads === undefined ? {} : { threads: Number(values.threads) }),
   });

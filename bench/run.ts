@@ -289,7 +289,7 @@ function crossCheck(results: BenchResult[]): void {
     if (r === peer || r.status !== 'ok') continue;
     r.ratio_to_duckdb = Number((r.wall_seconds! / peer.wall_seconds!).toFixed(2));
     for (const field of ['rows_valid', 'rows_read'] as const) {
-      if (r[field] === peer[field]) continue;
+      if (r[field] === undefined || r[field] === peer[field]) continue; // e.g. a load-only engine
       const banner = '!'.repeat(78);
       process.stderr.write(
         `\n${banner}\nMISMATCH in ${r.scenario}: ${r.engine} ${field}=${r[field]} but duckdb ${field}=${peer[field]}\n${banner}\n\n`,

@@ -27,7 +27,14 @@ function copyRecords(into: Decoded[]) {
       fields.push(fieldText(rec, i));
       flags.push(rec.flags[i]);
     }
-    into.push({ fields, flags, raw: rawRecordText(rec), offset: rec.offset, line: rec.line, malformed: rec.malformed });
+    into.push({
+      fields,
+      flags,
+      raw: rawRecordText(rec),
+      offset: rec.offset,
+      line: rec.line,
+      malformed: rec.malformed,
+    });
   };
 }
 
@@ -89,7 +96,14 @@ const Q = FIELD_QUOTED;
 const QE = FIELD_QUOTED | FIELD_ESCAPED;
 
 const EXPECTED: Decoded[] = [
-  { fields: ['id', 'name', 'note'], flags: [0, 0, 0], raw: 'id,name,note', offset: 0, line: 0, malformed: false },
+  {
+    fields: ['id', 'name', 'note'],
+    flags: [0, 0, 0],
+    raw: 'id,name,note',
+    offset: 0,
+    line: 0,
+    malformed: false,
+  },
   {
     fields: ['1', 'Smith, John', 'plain'],
     flags: [0, Q, 0],
@@ -115,7 +129,14 @@ const EXPECTED: Decoded[] = [
     malformed: false,
   },
   { fields: ['4', '', 'x'], flags: [0, Q, 0], raw: '4,"",x', offset: offsetOf(6), line: 7, malformed: false },
-  { fields: ['5', 'a"', 'b'], flags: [0, QE, 0], raw: '5,"a""",b', offset: offsetOf(7), line: 8, malformed: false },
+  {
+    fields: ['5', 'a"', 'b'],
+    flags: [0, QE, 0],
+    raw: '5,"a""",b',
+    offset: offsetOf(7),
+    line: 8,
+    malformed: false,
+  },
   {
     fields: ['6', 'last', 'no newline'],
     flags: [0, 0, Q],
@@ -130,7 +151,11 @@ test('the tricky file decodes to the hand-written records', () => {
   const whole = decode(TRICKY);
   assert.deepEqual(whole.records, EXPECTED);
   assert.equal(whole.count, 7, 'empty lines are not records');
-  assert.equal(whole.linesConsumed, 10, 'every physical line is consumed, empty ones and the quoted newline included');
+  assert.equal(
+    whole.linesConsumed,
+    10,
+    'every physical line is consumed, empty ones and the quoted newline included',
+  );
   assert.equal(whole.sawQuotedNewline, true);
 });
 
@@ -144,7 +169,8 @@ test('two chunks cut at every byte offset decode exactly like the whole buffer',
 test('three chunks cut at every pair of offsets decode exactly like the whole buffer', () => {
   const whole = decode(TRICKY);
   for (let a = 1; a < TRICKY.length; a++) {
-    for (let b = a; b < TRICKY.length; b++) assert.deepEqual(decode(TRICKY, [a, b]), whole, `cuts at ${a} and ${b}`);
+    for (let b = a; b < TRICKY.length; b++)
+      assert.deepEqual(decode(TRICKY, [a, b]), whole, `cuts at ${a} and ${b}`);
   }
 });
 
@@ -160,7 +186,8 @@ test('a wide record grows the field arrays and survives every cut', () => {
   assert.equal(whole.records[0].fields.length, 100);
   assert.equal(whole.records[0].fields[99], 'f,99');
   assert.equal(whole.records[0].fields[98], 'v98');
-  for (let cut = 0; cut <= bytes.length; cut += 7) assert.deepEqual(decode(bytes, [cut]), whole, `cut at ${cut}`);
+  for (let cut = 0; cut <= bytes.length; cut += 7)
+    assert.deepEqual(decode(bytes, [cut]), whole, `cut at ${cut}`);
 });
 
 test('endOffset: only records that start before it are emitted, and done is set', () => {
@@ -226,7 +253,11 @@ test('sawQuotedNewline is set only when a quoted field holds a line break', () =
   for (const [text, expected] of cases) {
     const bytes = Buffer.from(text);
     assert.equal(decode(bytes).sawQuotedNewline, expected, JSON.stringify(text));
-    assert.equal(decodeByteByByte(bytes).sawQuotedNewline, expected, `${JSON.stringify(text)}, 1-byte chunks`);
+    assert.equal(
+      decodeByteByByte(bytes).sawQuotedNewline,
+      expected,
+      `${JSON.stringify(text)}, 1-byte chunks`,
+    );
   }
 });
 

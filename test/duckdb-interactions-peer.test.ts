@@ -20,16 +20,14 @@ async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise
   return dir;
 }
 
-async function runPeer(input: string, out: string, mode: string): Promise<Record<string, unknown>> {
-  const { stdout } = await promisify(execFile)(process.execPath, [
-    PEER,
-    '--input',
-    input,
-    '--out',
-    out,
-    '--mode',
-    mode,
-  ]);
+async function runPeer(
+  input: string,
+  out: string,
+  mode: string,
+  ...extra: string[]
+): Promise<Record<string, unknown>> {
+  const args = [PEER, '--input', input, '--out', out, '--mode', mode, ...extra];
+  const { stdout } = await promisify(execFile)(process.execPath, args);
   const lines = stdout.trim().split('\n');
   assert.equal(lines.length, 1, 'exactly one stdout line');
   return JSON.parse(lines[0]!) as Record<string, unknown>;
@@ -44,50 +42,52 @@ function countBy(rows: ClassifiedRow[], key: (r: ClassifiedRow) => string): Map<
   return m;
 }
 
-test('full mode agrees row by row with the reference rules on generated data', async (t) => {
-  const dir = await tempDir(t);
-  const input = join(dir, 'in.csv');
-  await generateInteractions({ rows: 20_000, out: input, badFraction: 0.05, seed: 11 });
-  // Without empty lines the peer's line numbers are exact (it cannot see empty lines; see bench/README.md).
-  await writeFile(input, (await readFile(input, 'latin1')).replace(/\n\n+/g, '\n'), 'latin1');
-  const expected = classifyInteractionsCsv(await readFile(input, 'latin1'));
-  const valid = expected.filter((r) => r.reason === null);
+for (const order of ['rowid', 'window']) {
+  test(`full mode (--order ${order}) agrees row by row with the reference rules on generated data`, async (t) => {
+    const dir = await tempDir(t);
+    const input = join(dir, 'in.csv');
+    await generateInteractions({ rows: 20_000, out: input, badFraction: 0.05, seed: 11 });
+    // Without empty lines the peer's line numbers are exact (it cannot see empty lines; see bench/README.md).
+    await writeFile(input, (await readFile(input, 'latin1')).replace(/\n\n+/g, '\n'), 'latin1');
+    const expected = classifyInteractionsCsv(await readFile(input, 'latin1'));
+    const valid = expected.filter((r) => r.reason === null);
 
-  const summary = await runPeer(input, join(dir, 'out'), 'full');
-  assert.equal(summary.engine, 'duckdb');
-  assert.equal(summary.rows_read, 20_000);
-  assert.equal(summary.rows_valid, valid.length);
-  assert.ok((summary.peak_rss_bytes as number) > 10 * 2 ** 20);
+    const summary = await runPeer(input, join(dir, 'out'), 'full', '--order', order);
+    assert.equal(summary.engine, 'duckdb');
+    assert.equal(summary.rows_read, 20_000);
+    assert.equal(summary.rows_valid, valid.length);
+    assert.ok((summary.peak_rss_bytes as number) > 10 * 2 ** 20);
 
-  const rejects = await readParquet(join(dir, 'out', 'rejects.parquet'));
-  assert.deepEqual(
-    rejects.map((r) => `${r.line_number} ${r.reason}`),
-    expected.filter((r) => r.reason !== null).map((r) => `${r.line} ${r.reason}`),
-  );
-  const malformed = rejects.find((r) => r.reason === 'malformed_row')!;
-  assert.equal(malformed.raw_line, expected.find((r) => r.line === Number(malformed.line_number))!.raw);
+    const rejects = await readParquet(join(dir, 'out', 'rejects.parquet'));
+    assert.deepEqual(
+      rejects.map((r) => `${r.line_number} ${r.reason}`),
+      expected.filter((r) => r.reason !== null).map((r) => `${r.line} ${r.reason}`),
+    );
+    const malformed = rejects.find((r) => r.reason === 'malformed_row')!;
+    assert.equal(malformed.raw_line, expected.find((r) => r.line === Number(malformed.line_number))!.raw);
 
-  const users = await readParquet(join(dir, 'out', 'users.parquet'));
-  const userCounts = countBy(expected, (r) => String(r.userId));
-  assert.deepEqual(new Map(users.map((u) => [String(u.user_id), Number(u.interaction_count)])), userCounts);
-  const pairs = await readParquet(join(dir, 'out', 'pairs.parquet'));
-  const pairCounts = countBy(expected, (r) => `${r.userId}/${r.productId}`);
-  assert.equal(pairs.length, pairCounts.size);
-  const daily = await readParquet(join(dir, 'out', 'daily.parquet'));
-  assert.equal(
-    daily.reduce((s, d) => s + Number(d.interactions), 0),
-    valid.length,
-  );
+    const users = await readParquet(join(dir, 'out', 'users.parquet'));
+    const userCounts = countBy(expected, (r) => String(r.userId));
+    assert.deepEqual(new Map(users.map((u) => [String(u.user_id), Number(u.interaction_count)])), userCounts);
+    const pairs = await readParquet(join(dir, 'out', 'pairs.parquet'));
+    const pairCounts = countBy(expected, (r) => `${r.userId}/${r.productId}`);
+    assert.equal(pairs.length, pairCounts.size);
+    const daily = await readParquet(join(dir, 'out', 'daily.parquet'));
+    assert.equal(
+      daily.reduce((s, d) => s + Number(d.interactions), 0),
+      valid.length,
+    );
 
-  const clean = await readParquet(join(dir, 'out', 'clean.parquet'));
-  assert.equal(clean.length, valid.length);
-  const productCounts = countBy(expected, (r) => String(r.productId));
-  for (const row of clean.slice(0, 500)) {
-    assert.equal(Number(row.user_interaction_count), userCounts.get(String(row.user_id)));
-    assert.equal(Number(row.product_interaction_count), productCounts.get(String(row.product_id)));
-    assert.equal(Number(row.interaction_count), pairCounts.get(`${row.user_id}/${row.product_id}`));
-  }
-});
+    const clean = await readParquet(join(dir, 'out', 'clean.parquet'));
+    assert.equal(clean.length, valid.length);
+    const productCounts = countBy(expected, (r) => String(r.productId));
+    for (const row of clean.slice(0, 500)) {
+      assert.equal(Number(row.user_interaction_count), userCounts.get(String(row.user_id)));
+      assert.equal(Number(row.product_interaction_count), productCounts.get(String(row.product_id)));
+      assert.equal(Number(row.interaction_count), pairCounts.get(`${row.user_id}/${row.product_id}`));
+    }
+  });
+}
 
 test('counts mode on the real sample matches the hand-checked facts', async (t) => {
   const dir = await tempDir(t);

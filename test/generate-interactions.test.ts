@@ -102,6 +102,11 @@ test('badFraction 0: every row valid, no interaction_id repeats, users skewed', 
   assert.ok(rows.every((r) => r.day!.startsWith('2023-')));
 });
 
+test('an unwritable out path rejects instead of hanging', async (t) => {
+  const dir = await tempDir(t);
+  await assert.rejects(generateInteractions({ rows: 100_000, out: dir }), { code: 'EISDIR' });
+});
+
 test('options are validated once, naming the option', async () => {
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ rows: -1, out: 'x.csv' }, /options\.rows/],

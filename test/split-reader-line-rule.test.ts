@@ -6,7 +6,7 @@ import { fieldText, type CsvRecord } from '../io/csv-decoder.js';
 import { readCsvHeader } from '../io/csv-header.js';
 import { readCsvSplit, type SplitReadResult } from '../io/split-reader.js';
 import { planSplitRanges } from '../partitioners/plan-splits.js';
-import { tempDir } from './helpers/run-cli.js';
+import { readParts, runInteractionsCli, tempDir, type Row, type RunSummary } from './helpers/run-cli.js';
 
 /** A record as the reader owns it: global line = first line of its split + its line in the split. */
 interface Owned {
@@ -21,7 +21,13 @@ interface SplitRead {
   result: SplitReadResult;
 }
 
-async function readSplit(path: string, start: number, end: number, aligned: boolean, blockBytes?: number): Promise<SplitRead> {
+async function readSplit(
+  path: string,
+  start: number,
+  end: number,
+  aligned: boolean,
+  blockBytes?: number,
+): Promise<SplitRead> {
   const records: Owned[] = [];
   const result = await readCsvSplit({
     path,
@@ -79,7 +85,10 @@ const TEXT =
   '7,70,x,extra\n' +
   '8,80,"last, no newline"';
 
-async function fixture(t: Parameters<typeof tempDir>[0], text: string): Promise<{ path: string; dataStart: number; size: number }> {
+async function fixture(
+  t: Parameters<typeof tempDir>[0],
+  text: string,
+): Promise<{ path: string; dataStart: number; size: number }> {
   const dir = await tempDir(t, 'shardflow-split-');
   const path = join(dir, 'in.csv');
   await writeFile(path, text);
@@ -144,7 +153,8 @@ test('planSplitRanges at every small size: contiguous ranges whose splits own ev
     const ranges = planSplitRanges(size, splitBytes, dataStart);
     assert.equal(ranges[0].start, dataStart);
     assert.equal(ranges.at(-1)!.end, size);
-    for (let i = 1; i < ranges.length; i++) assert.equal(ranges[i].start, ranges[i - 1].end, 'no gap, no overlap');
+    for (let i = 1; i < ranges.length; i++)
+      assert.equal(ranges[i].start, ranges[i - 1].end, 'no gap, no overlap');
     assert.ok(
       ranges.every((r) => r.end > r.start),
       'no empty range',
@@ -182,4 +192,108 @@ test('a quoted line break is reported by some split at every cut, so the job can
       `cut at ${cut}: no split saw the quoted line break`,
     );
   }
+});
+
+// ---- End to end: records that cross the reader's 4 MiB blocks ----
+
+const BLOCK = 4 * 1024 * 1024; // readCsvSplit's default block size
+const HEADER = 'interaction_id,user_id,product_id,action,timestamp\n';
+const userOf = (id: number): number => (id % 1000) + 1;
+const productOf = (id: number): number => (id % 97) + 1;
+const row = (id: number, action: string, pad = ''): string =>
+  `${id},${userOf(id)},${productOf(id)},${pad}${action},2024-01-01 00:00:00\n`;
+
+/**
+ * More than two full blocks of rows with action `aaaa`, except one `bbbb` placed exactly one block
+ * after the first row's action: a reader that kept views of its reused block would see `bbbb`
+ * where it once saw `aaaa`. Returns the text, the row count and the id of the `bbbb` row.
+ */
+function blockCrossingCsv(): { text: string; rows: number; bbbbId: number } {
+  const parts = [HEADER];
+  let length = HEADER.length;
+  let id = 1;
+  const target = HEADER.length + row(1, 'aaaa').indexOf('aaaa') + BLOCK;
+  while (length + row(id, 'aaaa').length + 200 <= target) {
+    parts.push(row(id, 'aaaa'));
+    length += parts[parts.length - 1].length;
+    id++;
+  }
+  // Pad one row with spaces (trimmed away) so that the next row's action starts at `target`.
+  const nextPrefix = `${id + 1},${userOf(id + 1)},${productOf(id + 1)},`;
+  const pad = target - length - row(id, 'aaaa').length - nextPrefix.length;
+  parts.push(row(id, 'aaaa', ' '.repeat(pad)));
+  length += parts[parts.length - 1].length;
+  id++;
+  assert.equal(length + nextPrefix.length, target);
+  const bbbbId = id;
+  parts.push(row(id++, 'bbbb'));
+  while (length < 2 * BLOCK + 400_000) {
+    parts.push(row(id, 'aaaa'));
+    length += parts[parts.length - 1].length;
+    id++;
+  }
+  return { text: parts.join(''), rows: id - 1, bbbbId };
+}
+
+interface BlockRun {
+  rows: number;
+  bbbbId: number;
+  summary: RunSummary;
+  clean: Row[];
+}
+let blockRun: Promise<BlockRun> | undefined;
+
+/** One CLI run over the block-crossing file, one split, shared by the tests below. */
+function runBlockCrossing(t: Parameters<typeof tempDir>[0]): Promise<BlockRun> {
+  blockRun ??= (async () => {
+    const dir = await tempDir(t, 'shardflow-blocks-');
+    const { text, rows, bbbbId } = blockCrossingCsv();
+    const input = join(dir, 'blocks.csv');
+    await writeFile(input, text);
+    const out = join(dir, 'out');
+    const summary = await runInteractionsCli([input], out, [
+      '--split-size',
+      '64MiB',
+      '--outputs',
+      'clean,rejects',
+    ]);
+    return { rows, bbbbId, summary, clean: await readParts(join(out, 'clean')) };
+  })();
+  return blockRun;
+}
+
+test('end to end: rows that cross the 4 MiB read blocks of one split keep their bytes', async (t) => {
+  const { rows, summary, clean } = await runBlockCrossing(t);
+  assert.equal(summary.splits, 1);
+  assert.ok(rows > 200_000);
+  assert.equal(summary.rows_read, rows);
+  assert.deepEqual(summary.rejected_by_reason, {
+    malformed_row: 0,
+    missing_field: 0,
+    bad_integer: 0,
+    zero_id: 0,
+    bad_timestamp: 0,
+    duplicate_id: 0,
+  });
+  assert.equal(clean.length, rows);
+  clean.forEach((r, i) => {
+    const id = i + 1;
+    if (
+      r.interaction_id !== BigInt(id) ||
+      r.user_id !== BigInt(userOf(id)) ||
+      r.product_id !== BigInt(productOf(id))
+    ) {
+      assert.fail(
+        `clean row ${i}: ${r.interaction_id}/${r.user_id}/${r.product_id}, expected ${id}/${userOf(id)}/${productOf(id)}`,
+      );
+    }
+  });
+});
+
+test('end to end: an action is not mistaken for one seen in an earlier block', async (t) => {
+  const { bbbbId, clean } = await runBlockCrossing(t);
+  const actions = new Map<string, number>();
+  for (const r of clean) actions.set(r.action as string, (actions.get(r.action as string) ?? 0) + 1);
+  assert.equal(actions.get('bbbb'), 1);
+  assert.equal(clean[bbbbId - 1].action, 'bbbb');
 });

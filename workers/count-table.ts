@@ -14,6 +14,7 @@ export interface CountTableHandle {
   keys: ArrayBufferLike;
   hashes: ArrayBufferLike;
   counts: ArrayBufferLike;
+  used: ArrayBufferLike;
 }
 
 /** Compact entries of a table: `keys` has `width` words per entry. */
@@ -23,9 +24,6 @@ export interface CountEntries {
   hashes: Uint32Array;
   counts: Float64Array;
 }
-
-// A stored hash of 0 marks an empty slot, so the one key hash that is 0 is stored as this instead.
-const EMPTY_HASH_STANDIN = 0x9e3779b9;
 
 function slotOf(hash: number, shift: number): number {
   return Math.imul(hash ^ (hash >>> 15), 0x2c1b3c6d) >>> shift;
@@ -37,6 +35,7 @@ export class CountTable {
   #keys: Uint32Array;
   #hashes: Uint32Array;
   #counts: Float64Array;
+  #used: Uint8Array;
   #capacity: number;
   #shift: number;
   #size = 0;
@@ -52,6 +51,7 @@ export class CountTable {
     this.#keys = new Uint32Array(this.#alloc(cap * width * 4));
     this.#hashes = new Uint32Array(this.#alloc(cap * 4));
     this.#counts = new Float64Array(this.#alloc(cap * 8));
+    this.#used = new Uint8Array(this.#alloc(cap));
   }
 
   /** Rebuilds a read-only view of a table from its handle (e.g. in another worker). */
@@ -66,6 +66,7 @@ export class CountTable {
     this.#keys = new Uint32Array(h.keys);
     this.#hashes = new Uint32Array(h.hashes);
     this.#counts = new Float64Array(h.counts);
+    this.#used = new Uint8Array(h.used);
     return this;
   }
 
@@ -87,6 +88,7 @@ export class CountTable {
       keys: this.#keys.buffer,
       hashes: this.#hashes.buffer,
       counts: this.#counts.buffer,
+      used: this.#used.buffer,
     };
   }
 
@@ -95,15 +97,15 @@ export class CountTable {
    * returns the count before (0 for a new key).
    */
   add(words: Uint32Array, offset: number, hash: number, delta: number): number {
-    hash = hash >>> 0 || EMPTY_HASH_STANDIN;
+    hash = hash >>> 0;
     const w = this.width;
     const keys = this.#keys;
+    const used = this.#used;
     let slot = slotOf(hash, this.#shift);
     const mask = this.#capacity - 1;
     for (;;) {
-      const h = this.#hashes[slot];
-      if (h === 0) break;
-      if (h === hash) {
+      if (used[slot] === 0) break;
+      if (this.#hashes[slot] === hash) {
         let k = 0;
         const base = slot * w;
         while (k < w && keys[base + k] === words[offset + k]) k++;
@@ -121,15 +123,15 @@ export class CountTable {
 
   /** Count of a key, 0 when absent. */
   get(words: Uint32Array, offset: number, hash: number): number {
-    hash = hash >>> 0 || EMPTY_HASH_STANDIN;
+    hash = hash >>> 0;
     const w = this.width;
     const keys = this.#keys;
+    const used = this.#used;
     let slot = slotOf(hash, this.#shift);
     const mask = this.#capacity - 1;
     for (;;) {
-      const h = this.#hashes[slot];
-      if (h === 0) return 0;
-      if (h === hash) {
+      if (used[slot] === 0) return 0;
+      if (this.#hashes[slot] === hash) {
         let k = 0;
         const base = slot * w;
         while (k < w && keys[base + k] === words[offset + k]) k++;
@@ -145,6 +147,7 @@ export class CountTable {
     for (let k = 0; k < w; k++) this.#keys[base + k] = words[offset + k];
     this.#hashes[slot] = hash;
     this.#counts[slot] = delta;
+    this.#used[slot] = 1;
     this.#size++;
     if (this.#size * 2 > this.#capacity) this.#grow();
   }
@@ -153,6 +156,7 @@ export class CountTable {
     const oldKeys = this.#keys;
     const oldHashes = this.#hashes;
     const oldCounts = this.#counts;
+    const oldUsed = this.#used;
     const oldCap = this.#capacity;
     const w = this.width;
     const cap = oldCap * 2;
@@ -161,12 +165,14 @@ export class CountTable {
     this.#keys = new Uint32Array(this.#alloc(cap * w * 4));
     this.#hashes = new Uint32Array(this.#alloc(cap * 4));
     this.#counts = new Float64Array(this.#alloc(cap * 8));
+    this.#used = new Uint8Array(this.#alloc(cap));
     const mask = cap - 1;
     for (let s = 0; s < oldCap; s++) {
+      if (oldUsed[s] === 0) continue;
       const h = oldHashes[s];
-      if (h === 0) continue;
       let slot = slotOf(h, this.#shift);
-      while (this.#hashes[slot] !== 0) slot = (slot + 1) & mask;
+      while (this.#used[slot] !== 0) slot = (slot + 1) & mask;
+      this.#used[slot] = 1;
       for (let k = 0; k < w; k++) this.#keys[slot * w + k] = oldKeys[s * w + k];
       this.#hashes[slot] = h;
       this.#counts[slot] = oldCounts[s];
@@ -183,13 +189,13 @@ export class CountTable {
   entries(): CountEntries {
     const w = this.width;
     let n = 0;
-    for (let s = 0; s < this.#capacity; s++) if (this.#hashes[s] !== 0 && this.#counts[s] !== 0) n++;
+    for (let s = 0; s < this.#capacity; s++) if (this.#used[s] !== 0 && this.#counts[s] !== 0) n++;
     const keys = new Uint32Array(n * w);
     const hashes = new Uint32Array(n);
     const counts = new Float64Array(n);
     let i = 0;
     for (let s = 0; s < this.#capacity; s++) {
-      if (this.#hashes[s] === 0 || this.#counts[s] === 0) continue;
+      if (this.#used[s] === 0 || this.#counts[s] === 0) continue;
       for (let k = 0; k < w; k++) keys[i * w + k] = this.#keys[s * w + k];
       hashes[i] = this.#hashes[s];
       counts[i] = this.#counts[s];

@@ -108,7 +108,10 @@ export async function generateInteractions(options: GenerateInteractionsOptions)
         const ok = stream.write(chunk.subarray(0, pos));
         chunk = Buffer.allocUnsafe(chunkBytes); // the stream still owns the old one
         pos = 0;
-        if (!ok) await once(stream, 'drain');
+        if (!ok) {
+          if (stream.errored) throw stream.errored; // its 'error' is gone: 'drain' would never come
+          await once(stream, 'drain');
+        }
       }
       const user = users.sample();
       const product = products.sample();

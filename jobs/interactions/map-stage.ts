@@ -100,7 +100,11 @@ export async function runMapStage(
       idx = dictionary.length;
       if (idx >= 65535) throw new RangeError('more than 65535 distinct actions in one split');
       dictionary.push(text);
-      dictBytes.push(escaped ? new Uint8Array(0) : buf.slice(s, e));
+      dictBytes.push(
+        escaped
+          ? new Uint8Array(0)
+          : new Uint8Array(buf.subarray(s, e)) /* a copy: the read block is reused */,
+      );
       dictMap.set(text, idx);
     }
     return idx;

@@ -75,13 +75,16 @@ export async function readParquetRows(file: string): Promise<Row[]> {
 /** Rows of every `part-NNNNN.parquet` of a directory, concatenated in part order. */
 export async function readParts(dir: string): Promise<Row[]> {
   const parts = (await readdir(dir)).filter((f) => /^part-\d{5}\.parquet$/.test(f)).sort();
-  const rows: Row[] = [];
-  for (const part of parts) rows.push(...(await readParquetRows(join(dir, part))));
+  let rows: Row[] = [];
+  for (const part of parts) rows = rows.concat(await readParquetRows(join(dir, part))); // no spread: parts can be large
   return rows;
 }
 
 /** A fresh temporary directory, removed after the test. */
-export async function tempDir(t: { after: (fn: () => Promise<void>) => void }, prefix = 'shardflow-test-'): Promise<string> {
+export async function tempDir(
+  t: { after: (fn: () => Promise<void>) => void },
+  prefix = 'shardflow-test-',
+): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   t.after(() => rm(dir, { recursive: true, force: true }));
   return dir;
