@@ -282,7 +282,7 @@ test('CountTable: grows from 16 slots through many resizes without losing a key'
 });
 
 test('CountTable: keys whose hash is 0, and many keys sharing one hash, are kept apart', () => {
-  const STANDIN = 0x9e3779b9; // what the table stores for hash 0; a real key may hash to it too
+  const STANDIN = 0x9e3779b9; // the table once stored hash 0 as this; keys with either hash must stay apart
   for (const hashOf of [() => 0, () => STANDIN, (w: Uint32Array) => (w[0] % 2 === 0 ? 0 : STANDIN)]) {
     const adds = randomAdds(5, 3000, 300, 2, hashOf);
     const expected = reference(adds, 2);
@@ -295,6 +295,10 @@ test('CountTable: keys whose hash is 0, and many keys sharing one hash, are kept
     assert.deepEqual(entriesMap(merged.entries()), expected);
     for (const x of adds.slice(0, 300))
       assert.equal(merged.get(x.words, 0, x.hash), expected.get(keyText(x.words, 0, 2)));
+    // entries() reports each key's own hash: partitionCounts routes by it.
+    const e = merged.entries();
+    for (let i = 0; i < e.counts.length; i++)
+      assert.equal(e.hashes[i], hashOf(e.keys.subarray(2 * i, 2 * i + 2)));
   }
 });
 

@@ -117,7 +117,13 @@ test('reordered columns with an extra one, CRLF with a BOM, and names in other c
       ['timestamp', 'extra', 'product_id', 'action', 'interaction_id', 'user_id'],
       '\n',
     ),
-    crlfBom: csv(CANONICAL, CANONICAL, '\r\n', true),
+    // Quoted names right after the BOM: only a skipped BOM lets the first quote open the field.
+    crlfBom: csv(
+      CANONICAL,
+      CANONICAL.map((c) => `"${c}"`),
+      '\r\n',
+      true,
+    ),
     caseAndSpaces: csv(
       CANONICAL,
       [' Interaction_ID ', 'USER_ID', 'Product_Id  ', 'ACTION', '  TimeStamp'],

@@ -297,3 +297,43 @@ test('end to end: an action is not mistaken for one seen in an earlier block', a
   assert.equal(actions.get('bbbb'), 1);
   assert.equal(clean[bbbbId - 1].action, 'bbbb');
 });
+
+test('end to end: a quoted line break in a many-split file gives the one-split result', async (t) => {
+  const dir = await tempDir(t, 'shardflow-multiline-');
+  const input = join(dir, 'multiline.csv');
+  await writeFile(
+    input,
+    HEADER +
+      '1,10,100,"a note whose first line is long, so splits start in it\nsecond line",2024-01-01 00:00:00\n' + // lines 2–3
+      '2,10,100,view,2024-01-01\n' + // line 4: bad_timestamp
+      '3,11,100,view,2024-01-02 00:00:00\n' +
+      '\n' +
+      'x,10,100,view,2024-01-01 00:00:00\n' + // line 7: bad_integer
+      '4,11,101,"a, b",2024-01-03 00:00:00\n',
+  );
+  const results = [];
+  for (const flags of [[], ['--split-size', '16']]) {
+    const out = join(dir, `out-${results.length}`);
+    const summary = await runInteractionsCli([input], out, flags);
+    const rejects = (await readParts(join(out, 'rejects'))).map((r) => [r.line, r.reason]);
+    const clean = (await readParts(join(out, 'clean'))).map((r) => [
+      r.interaction_id,
+      r.action,
+      r.user_interaction_count,
+    ]);
+    results.push({ counts: [summary.rows_read, summary.rows_valid], rejects, clean });
+  }
+  assert.deepEqual(results[0], {
+    counts: [5, 3],
+    rejects: [
+      [4n, 'bad_timestamp'],
+      [7n, 'bad_integer'],
+    ],
+    clean: [
+      [1n, 'a note whose first line is long, so splits start in it\nsecond line', 1n],
+      [3n, 'view', 2n],
+      [4n, 'a, b', 2n],
+    ],
+  });
+  assert.deepEqual(results[1], results[0], 'the split plan does not change the result');
+});
