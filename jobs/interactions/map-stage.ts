@@ -1,8 +1,10 @@
 /**
- * Stage 1 of the interactions job, one split per task: decode, apply rules 1–5, keep the valid
- * rows as columns in a spill file, and emit every valid row's (interaction_id, position) grouped by
- * partition of its id, for the de-duplication stage. Memory: the split's valid rows as columns
- * (about 45 bytes a row) plus its rejects.
+ * Stage 1 of the interactions job, one split per task: decode, apply rules 1–5, fold the counts of
+ * every row that passed (duplicates are subtracted later), emit every valid row's
+ * (interaction_id, position) grouped by partition of its id for the de-duplication stage, and
+ * spill what later stages need: the valid rows as columns when clean rows are written, the rejects
+ * and row positions when rejects are. Memory: the split's valid rows as columns (about 45 bytes a
+ * row), its rejects, and its distinct keys.
  */
 
 import { readCsvSplit } from '../../io/split-reader.js';
@@ -20,6 +22,7 @@ import {
   parseTimestamp,
 } from './rules.js';
 import { writeSpill } from './spill.js';
+import { InteractionCounts } from './interaction-counts.js';
 import type { MapTask, MapResult } from './tasks.js';
 
 const TWO_40 = 1099511627776;
@@ -33,6 +36,7 @@ export async function runMapStage(
   const { split, columns, fieldCount, partitions } = task;
   const [cId, cUser, cProduct, cAction, cTs] = columns;
   const posBase = split.fileIndex * TWO_40;
+  const counts = new InteractionCounts(task.countPairs);
   // Valid-row columns are plain typed arrays grown together: one element type per array keeps the
   // hot loop's element stores monomorphic (a generic builder measured 3× slower here).
   let cap = Math.max(
@@ -151,6 +155,7 @@ export async function runMapStage(
     lines[valid] = rec.line;
     parts[valid] = murmur3Int64(ids[at], ids[at + 1]) % partitions;
     daysSeen[Math.floor(secs / 86400) + DAY_BIAS] = 1;
+    counts.add(users, products, at, secs, 1);
     valid++;
   };
 
@@ -165,25 +170,29 @@ export async function runMapStage(
   });
   if (pendingRows > 0) onProgress?.(0, pendingRows);
 
-  await writeSpill(task.spillPath, {
-    count: valid,
-    idWords: ids.subarray(0, 2 * valid),
-    userWords: users.subarray(0, 2 * valid),
-    productWords: products.subarray(0, 2 * valid),
-    seconds: seconds.subarray(0, valid),
-    action: actions.subarray(0, valid),
-    dictionary,
-    pos: positions.subarray(0, valid),
-    line: lines.subarray(0, valid),
-    rejects: {
-      count: rejReason.length,
-      pos: rejPos.view(),
-      line: rejLine.view(),
-      reason: rejReason.view(),
-      rawOffsets: rejRawOffsets.view(),
-      raw: rejRaw.view(),
-    },
-  });
+  if (task.spill !== 'none') {
+    const rows = task.spill === 'rows' ? valid : 0;
+    await writeSpill(task.spillPath, {
+      count: rows,
+      idWords: ids.subarray(0, 2 * rows),
+      userWords: users.subarray(0, 2 * rows),
+      productWords: products.subarray(0, 2 * rows),
+      seconds: seconds.subarray(0, rows),
+      action: actions.subarray(0, rows),
+      dictionary,
+      // Positions and lines of every valid row: the correct stage numbers duplicate rejects by them.
+      pos: positions.subarray(0, valid),
+      line: lines.subarray(0, valid),
+      rejects: {
+        count: rejReason.length,
+        pos: rejPos.view(),
+        line: rejLine.view(),
+        reason: rejReason.view(),
+        rawOffsets: rejRawOffsets.view(),
+        raw: rejRaw.view(),
+      },
+    });
+  }
 
   // Group (id, position) by partition with a counting sort, into shared memory: the dedup tasks
   // of all partitions read these buffers in place.
@@ -212,6 +221,7 @@ export async function runMapStage(
     multiline: read.sawQuotedNewline,
     months: monthsOfDays(daysSeen),
     dedup: { offsets: partOffsets, keys: keyWords, pos: keyPos },
+    counts: counts.partitioned(partitions),
   };
 }
 

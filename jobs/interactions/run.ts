@@ -1,7 +1,7 @@
 /**
- * The interactions job, stage by stage: map (decode, rules 1–5, spill) → dedup (rule 6, per id
- * partition) → fold (partial counts per split) → merge (final counts per partition) → write
- * (clean rows joined with their counts). The job drives the stages through a task runner and
+ * The interactions job, stage by stage: map (decode, rules 1–5, partial counts, spill) → dedup
+ * (rule 6, per id partition) → correct (subtract duplicates, write rejects; per split) → merge
+ * (final counts per partition) → write (clean rows joined with their counts). The job drives the stages through a task runner and
  * knows nothing of the pool behind it.
  */
 
@@ -16,9 +16,10 @@ import { sortedOrder } from '../../workers/sort-keys.js';
 import { dayText, int64Text } from '../../io/text-format.js';
 import { INTERACTION_COLUMNS, REJECT_REASONS, DUPLICATE_ID } from './rules.js';
 import { outputPaths, partName, type OutputName } from './outputs.js';
+import type { CountPartials } from './interaction-counts.js';
 import type {
   DedupResult,
-  FoldResult,
+  CorrectResult,
   InteractionsTask,
   MapResult,
   MergeResult,
@@ -27,6 +28,16 @@ import type {
 } from './tasks.js';
 
 const TWO_40 = 1099511627776;
+const NO_COUNTS: CountPartials = (() => {
+  const empty = {
+    width: 1,
+    offsets: new Uint32Array(0),
+    keys: new Uint32Array(0),
+    hashes: new Uint32Array(0),
+    counts: new Float64Array(0),
+  };
+  return { users: empty, products: empty, pairs: empty, days: empty };
+})();
 const NO_BUCKETS = Object.freeze({
   offsets: new Uint32Array(0),
   keys: new Uint32Array(0),
@@ -133,6 +144,9 @@ export async function runInteractions(
     }
 
     // 1. map. A file in which a quoted field spans lines is read again as one split.
+    const needRows = options.outputs.has('clean') || options.loader !== undefined;
+    const countPairs = needRows || options.outputs.has('pairs');
+    const spill = needRows ? 'rows' : options.outputs.has('rejects') ? 'rejects' : 'none';
     let splits = plan.splits;
     let taskCounter = 0;
     const mapTask = (s: PlannedSplit, taskId: number): InteractionsTask => ({
@@ -142,6 +156,8 @@ export async function runInteractions(
       columns: s.columns,
       fieldCount: s.fieldCount,
       partitions: P,
+      countPairs,
+      spill,
       spillPath: join(work, `spill-${taskId}.bin`),
     });
     let ids = splits.map(() => taskCounter++);
@@ -211,37 +227,49 @@ export async function runInteractions(
     }
     const dups = dupsBySplit.map((list) => Float64Array.from(list.sort((a, b) => a - b)));
 
-    // 3. fold partial counts per split, writing the rejects parts.
+    // 3. subtract duplicates from the counts, write the rejects parts.
     options.onPhase?.('counting');
-    const folds = await runTasks<FoldResult>(
-      'fold',
-      splits.map((s, i): InteractionsTask => ({
-        stage: 'fold',
-        taskId: ids[i],
-        split: s,
-        spillPath: join(work, `spill-${ids[i]}.bin`),
-        partitions: P,
-        duplicates: dups[i],
-        firstLine: firstLine[i],
-        rejectsPath: options.outputs.has('rejects') ? join(paths.rejects, partName(i)) : null,
-        sourceName: s.sourceName,
-      })),
+    const rejectsWanted = options.outputs.has('rejects');
+    const corrections = await runTasks<CorrectResult>(
+      'correct',
+      splits.flatMap((s, i): InteractionsTask[] =>
+        dups[i].length === 0 && !rejectsWanted
+          ? []
+          : [
+              {
+                stage: 'correct',
+                taskId: ids[i],
+                split: s,
+                columns: s.columns,
+                spillPath: join(work, `spill-${ids[i]}.bin`),
+                partitions: P,
+                countPairs,
+                duplicates: dups[i],
+                firstLine: firstLine[i],
+                rejectsPath: rejectsWanted ? join(paths.rejects, partName(i)) : null,
+                sourceName: s.sourceName,
+              },
+            ],
+      ),
     );
+    const partials = maps.map((m) => m.counts);
+    for (const c of corrections) if (c.counts !== null) partials.push(c.counts);
 
     // 4. merge per partition.
-    const needRows = options.outputs.has('clean') || options.loader !== undefined;
     const merges = await runTasks<MergeResult>(
       'merge',
       Array.from({ length: P }, (_, p): InteractionsTask => ({
         stage: 'merge',
         partition: p,
-        partials: folds.map((f) => ({ users: f.users, products: f.products, pairs: f.pairs, days: f.days })),
+        partials,
         keepTables: needRows,
         pairsPath: options.outputs.has('pairs') ? join(paths.pairs, partName(p)) : null,
       })),
     );
 
-    folds.length = 0; // partial counts are merged; free them before the write stage
+    // Partial counts are merged: free them before the write stage.
+    partials.length = 0;
+    for (const m of maps) m.counts = NO_COUNTS;
     options.onPhase?.('writing outputs');
     const users = gather(
       merges.map((m) => m.users),

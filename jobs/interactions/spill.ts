@@ -23,6 +23,7 @@ export interface RejectColumns {
 
 /** Valid rows of one split, in input order. */
 export interface InteractionsSpill {
+  /** Rows in the row columns (0 when only rejects were spilled). */
   count: number;
   /** (lo, hi) words of each int64 id. */
   idWords: Uint32Array;
@@ -33,6 +34,7 @@ export interface InteractionsSpill {
   /** Index into `dictionary`. */
   action: Uint16Array;
   dictionary: string[];
+  /** Position and split-relative line of every valid row (even when `count` is 0). */
   pos: Float64Array;
   line: Int32Array;
   rejects: RejectColumns;

@@ -2,7 +2,7 @@
 
 import { runMapStage } from './map-stage.js';
 import { runDedupStage } from './dedup-stage.js';
-import { runFoldStage } from './fold-stage.js';
+import { runCorrectStage } from './correct-stage.js';
 import { runMergeStage } from './merge-stage.js';
 import { runWriteStage } from './write-stage.js';
 import type { InteractionsTask } from './tasks.js';
@@ -17,8 +17,8 @@ export async function runInteractionsTask(
       return runMapStage(task, onProgress);
     case 'dedup':
       return runDedupStage(task);
-    case 'fold':
-      return runFoldStage(task);
+    case 'correct':
+      return runCorrectStage(task);
     case 'merge':
       return runMergeStage(task);
     case 'write':

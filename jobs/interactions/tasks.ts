@@ -1,7 +1,7 @@
 /** The messages between the coordinator and the workers for the interactions job's stages. */
 
 import type { CountTableHandle } from '../../workers/count-table.js';
-import type { PartitionedCounts } from '../../workers/partitioned-counts.js';
+import type { CountPartials } from './interaction-counts.js';
 
 /** One split of one input file. */
 export interface SplitTask {
@@ -29,6 +29,10 @@ export interface MapTask {
   columns: number[];
   fieldCount: number;
   partitions: number;
+  /** Count (user, product) pairs: needed for the pairs and clean outputs and PostgreSQL only. */
+  countPairs: boolean;
+  /** What to spill: the valid rows (for clean rows), only rejects and row positions, or nothing. */
+  spill: 'rows' | 'rejects' | 'none';
   spillPath: string;
 }
 
@@ -42,6 +46,8 @@ export interface MapResult {
   /** Months present (year · 12 + month − 1). */
   months: number[];
   dedup: DedupBuckets;
+  /** Counts of every row that passed rules 1–5 (duplicates included). */
+  counts: CountPartials;
 }
 
 export interface DedupTask {
@@ -57,12 +63,16 @@ export interface DedupResult {
   duplicates: Float64Array;
 }
 
-export interface FoldTask {
-  stage: 'fold';
+/** Subtracts a split's duplicates from the counts and writes its rejects part. */
+export interface CorrectTask {
+  stage: 'correct';
   taskId: number;
   split: SplitTask;
+  columns: number[];
+  /** The map stage's spill (read only when writing rejects). */
   spillPath: string;
   partitions: number;
+  countPairs: boolean;
   /** Positions of this split's duplicate rows, ascending. */
   duplicates: Float64Array;
   /** Line number (1-based) of the split's first line. */
@@ -72,24 +82,17 @@ export interface FoldTask {
   sourceName: string;
 }
 
-export interface FoldResult {
+export interface CorrectResult {
   taskId: number;
-  users: PartitionedCounts;
-  products: PartitionedCounts;
-  pairs: PartitionedCounts;
-  days: PartitionedCounts;
+  /** Negative counts of the duplicates, or null when the split has none. */
+  counts: CountPartials | null;
   rejectsWritten: number;
 }
 
 export interface MergeTask {
   stage: 'merge';
   partition: number;
-  partials: {
-    users: PartitionedCounts;
-    products: PartitionedCounts;
-    pairs: PartitionedCounts;
-    days: PartitionedCounts;
-  }[];
+  partials: CountPartials[];
   /** Keep shared lookup tables for the write stage. */
   keepTables: boolean;
   /** Where to write this partition's pairs part, or null. */
@@ -125,4 +128,4 @@ export interface WriteResult {
   copy: Uint8Array | null;
 }
 
-export type InteractionsTask = MapTask | DedupTask | FoldTask | MergeTask | WriteTask;
+export type InteractionsTask = MapTask | DedupTask | CorrectTask | MergeTask | WriteTask;
