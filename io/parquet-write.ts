@@ -77,21 +77,38 @@ export function strings(values: string[]): arrow.Vector<arrow.Utf8> {
   return arrow.vectorFromArray(values, new arrow.Utf8());
 }
 
+/** Options of {@link encodeParquet}. */
+export interface ParquetEncodeOptions {
+  /**
+   * Columns written without dictionary encoding: near-unique ones (ids, timestamps), where trying a
+   * dictionary first measured 30% of the encode time for nothing. Default: none.
+   */
+  plainColumns?: readonly string[];
+}
+
 /** Encodes columns (all of one length) as Parquet bytes, snappy-compressed. */
-export function encodeParquet(columns: Record<string, arrow.Vector>): Uint8Array {
+export function encodeParquet(
+  columns: Record<string, arrow.Vector>,
+  options: ParquetEncodeOptions = {},
+): Uint8Array {
   const table = new arrow.Table(columns);
   const ipc = arrow.tableToIPC(table, 'stream');
   const wasmTable = parquet.Table.fromIPCStream(ipc);
-  const props = new parquet.WriterPropertiesBuilder()
+  let builder = new parquet.WriterPropertiesBuilder()
     .setCompression(parquet.Compression.SNAPPY)
-    .setCreatedBy('shardflow')
-    .build();
-  return parquet.writeParquet(wasmTable, props);
+    .setCreatedBy('shardflow');
+  for (const column of options.plainColumns ?? [])
+    builder = builder.setColumnDictionaryEnabled(column, false);
+  return parquet.writeParquet(wasmTable, builder.build());
 }
 
 /** Writes a Parquet file atomically (temporary name, then rename). */
-export async function writeParquetFile(path: string, columns: Record<string, arrow.Vector>): Promise<number> {
-  const bytes = encodeParquet(columns);
+export async function writeParquetFile(
+  path: string,
+  columns: Record<string, arrow.Vector>,
+  options: ParquetEncodeOptions = {},
+): Promise<number> {
+  const bytes = encodeParquet(columns, options);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     await writeFile(tmp, bytes);
