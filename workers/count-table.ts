@@ -32,6 +32,7 @@ function slotOf(hash: number, shift: number): number {
 export class CountTable {
   readonly width: number;
   readonly #shared: boolean;
+  readonly #maxLoad: number;
   #keys: Uint32Array;
   #hashes: Uint32Array;
   #counts: Float64Array;
@@ -40,10 +41,14 @@ export class CountTable {
   #shift: number;
   #size = 0;
 
-  /** A table for keys of `width` words; `capacity` is rounded up to a power of two (default 1024). */
-  constructor(width: number, capacity = 1024, shared = false) {
+  /**
+   * A table for keys of `width` words; `capacity` is rounded up to a power of two (default 1024);
+   * it doubles when more than `maxLoad` of it is used (default 0.5).
+   */
+  constructor(width: number, capacity = 1024, shared = false, maxLoad = 0.5) {
     this.width = width;
     this.#shared = shared;
+    this.#maxLoad = maxLoad;
     let cap = 16;
     while (cap < capacity) cap *= 2;
     this.#capacity = cap;
@@ -149,7 +154,7 @@ export class CountTable {
     this.#counts[slot] = delta;
     this.#used[slot] = 1;
     this.#size++;
-    if (this.#size * 2 > this.#capacity) this.#grow();
+    if (this.#size > this.#capacity * this.#maxLoad) this.#grow();
   }
 
   #grow(): void {
@@ -177,6 +182,18 @@ export class CountTable {
       this.#hashes[slot] = h;
       this.#counts[slot] = oldCounts[s];
     }
+  }
+
+  /**
+   * A copy holding the same counts at up to `maxLoad` (default 0.7) in a table sized for them: for
+   * finished, read-only tables, which need no room to grow (linear probing averages under two
+   * probes a hit there). Entries whose count is 0 are dropped.
+   */
+  compacted(shared = this.#shared, maxLoad = 0.7): CountTable {
+    const e = this.entries();
+    const table = new CountTable(this.width, Math.ceil(e.counts.length / maxLoad) + 1, shared, maxLoad);
+    table.merge(e);
+    return table;
   }
 
   /** Adds every entry of `entries` (a partial from another task): the monoid merge. */

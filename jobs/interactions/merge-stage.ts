@@ -12,22 +12,18 @@ import type { MergeResult, MergeTask } from './tasks.js';
 
 export async function runMergeStage(task: MergeTask): Promise<MergeResult> {
   const p = task.partition;
-  const merged = (
-    kind: 'users' | 'products' | 'pairs' | 'days',
-    width: number,
-    shared: boolean,
-  ): CountTable => {
+  const merged = (kind: 'users' | 'products' | 'pairs' | 'days', width: number): CountTable => {
     const partials = task.partials.map((t) => t[kind]);
     let n = 0;
     for (const part of partials) n += part.offsets[p + 1] - part.offsets[p];
-    const table = new CountTable(width, Math.max(16, n), shared);
+    const table = new CountTable(width, Math.max(16, n));
     mergePartition(table, partials, p);
     return table;
   };
-  const users = merged('users', 2, task.keepTables);
-  const products = merged('products', 2, task.keepTables);
-  const pairs = merged('pairs', 4, task.keepTables);
-  const days = merged('days', 1, false);
+  const users = merged('users', 2);
+  const products = merged('products', 2);
+  const pairs = merged('pairs', 4);
+  const days = merged('days', 1);
   if (task.pairsPath !== null) await writePairs(task.pairsPath, pairs.entries());
   const compact = (t: CountTable) => {
     const e = t.entries();
@@ -40,7 +36,13 @@ export async function runMergeStage(task: MergeTask): Promise<MergeResult> {
     days: compact(days),
     pairsCount: pairs.size,
     tables: task.keepTables
-      ? { users: users.handle(), products: products.handle(), pairs: pairs.handle() }
+      ? // Sized from the partials, the working tables are mostly empty; the write stage's lookups
+        // read compact shared copies (pairs of 10M rows: about half the memory).
+        {
+          users: users.compacted(true).handle(),
+          products: products.compacted(true).handle(),
+          pairs: pairs.compacted(true).handle(),
+        }
       : null,
   };
 }

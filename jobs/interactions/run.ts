@@ -311,7 +311,8 @@ export async function runInteractions(
         duplicates: dups[i],
         partitions: P,
         tables,
-        cleanPath: options.outputs.has('clean') ? join(paths.clean, partName(i)) : null,
+        splitIndex: i,
+        cleanDir: options.outputs.has('clean') ? paths.clean : null,
         copyText: options.loader !== undefined,
       });
       if (options.loader) {

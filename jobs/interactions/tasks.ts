@@ -116,8 +116,10 @@ export interface WriteTask {
   duplicates: Float64Array;
   partitions: number;
   tables: { users: CountTableHandle[]; products: CountTableHandle[]; pairs: CountTableHandle[] };
-  /** Clean part path, or null. */
-  cleanPath: string | null;
+  /** Index of the split in input order (names its clean parts). */
+  splitIndex: number;
+  /** Directory of the clean parts, or null. */
+  cleanDir: string | null;
   /** Produce PostgreSQL COPY text of the clean rows. */
   copyText: boolean;
 }
@@ -126,6 +128,8 @@ export interface WriteResult {
   taskId: number;
   rows: number;
   copy: Uint8Array | null;
+  /** Clean part files written. */
+  parts: string[];
 }
 
 export type InteractionsTask = MapTask | DedupTask | CorrectTask | MergeTask | WriteTask;

@@ -16,6 +16,15 @@ import {
 } from '../../io/parquet-write.js';
 import { int64Text, timestampText } from '../../io/text-format.js';
 import type { WriteResult, WriteTask } from './tasks.js';
+import { join } from 'node:path';
+
+/** Rows per clean Parquet file: bounds a worker's parquet-wasm heap to about 30 MiB. */
+export const CLEAN_CHUNK_ROWS = 262_144;
+
+/** `part-SSSSS-CCCC.parquet`: split, then chunk within the split, so names sort in input order. */
+export function cleanPartName(split: number, chunk: number): string {
+  return `part-${String(split).padStart(5, '0')}-${String(chunk).padStart(4, '0')}.parquet`;
+}
 
 export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
   const spill = await readSpill(task.spillPath);
@@ -70,21 +79,29 @@ export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
   const userCount = joinCounts(us, 2, userHash, users);
   const productCount = joinCounts(ps, 2, productHash, products);
   const pairCount = joinCounts(pairKeys, 4, pairHash, pairs);
-  if (task.cleanPath !== null) {
-    await writeParquetFile(
-      task.cleanPath,
-      {
-        interaction_id: int64FromWords(ids),
-        user_id: int64FromWords(us),
-        product_id: int64FromWords(ps),
-        action: dictionaryStrings(action, spill.dictionary),
-        timestamp: timestampFromSeconds(secs),
-        user_interaction_count: int64FromNumbers(userCount),
-        product_interaction_count: int64FromNumbers(productCount),
-        interaction_count: int64FromNumbers(pairCount),
-      },
-      { plainColumns: ['interaction_id', 'timestamp'] },
-    );
+  const parts: string[] = [];
+  if (task.cleanDir !== null) {
+    // Bounded chunks, one file each: parquet-wasm's heap grows to the largest file it encodes and
+    // never shrinks (a 1.33M-row file took 155 MiB), so the chunk size bounds each worker's heap.
+    for (let a = 0, c = 0; a < n || (a === 0 && c === 0); a += CLEAN_CHUNK_ROWS, c++) {
+      const b = Math.min(n, a + CLEAN_CHUNK_ROWS);
+      const path = join(task.cleanDir, cleanPartName(task.splitIndex, c));
+      await writeParquetFile(
+        path,
+        {
+          interaction_id: int64FromWords(ids.subarray(2 * a, 2 * b)),
+          user_id: int64FromWords(us.subarray(2 * a, 2 * b)),
+          product_id: int64FromWords(ps.subarray(2 * a, 2 * b)),
+          action: dictionaryStrings(action.subarray(a, b), spill.dictionary),
+          timestamp: timestampFromSeconds(secs.subarray(a, b)),
+          user_interaction_count: int64FromNumbers(userCount.subarray(a, b)),
+          product_interaction_count: int64FromNumbers(productCount.subarray(a, b)),
+          interaction_count: int64FromNumbers(pairCount.subarray(a, b)),
+        },
+        { plainColumns: ['interaction_id', 'timestamp'] },
+      );
+      parts.push(path);
+    }
   }
   let copy: Uint8Array | null = null;
   if (task.copyText) {
@@ -98,7 +115,7 @@ export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
     }
     copy = Buffer.from(lines.join(''), 'utf8');
   }
-  return { taskId: task.taskId, rows: n, copy };
+  return { taskId: task.taskId, rows: n, copy, parts };
 }
 
 /**
