@@ -15,7 +15,7 @@ import { dateFromDays, int64FromNumbers, int64FromWords, writeParquetFile } from
 import { sortedOrder } from '../../workers/sort-keys.js';
 import { dayText, int64Text } from '../../io/text-format.js';
 import { INTERACTION_COLUMNS, REJECT_REASONS, DUPLICATE_ID } from './rules.js';
-import { outputPaths, partName, type OutputName } from './outputs.js';
+import { cleanPartCount, outputPaths, partName, type OutputName } from './outputs.js';
 import type { CountPartials } from './interaction-counts.js';
 import type {
   DedupResult,
@@ -304,6 +304,12 @@ export async function runInteractions(
       const months = new Set<number>();
       for (const m of maps) for (const month of m.months) months.add(month);
       await options.loader?.begin([...months].sort((a, b) => a - b).map(monthText));
+      const firstPart: number[] = [];
+      let nextPart = 0;
+      for (let i = 0; i < splits.length; i++) {
+        firstPart.push(nextPart);
+        nextPart += cleanPartCount(maps[i].valid - dups[i].length);
+      }
       const writeTask = (i: number): InteractionsTask => ({
         stage: 'write',
         taskId: ids[i],
@@ -311,7 +317,7 @@ export async function runInteractions(
         duplicates: dups[i],
         partitions: P,
         tables,
-        splitIndex: i,
+        firstPart: firstPart[i],
         cleanDir: options.outputs.has('clean') ? paths.clean : null,
         copyText: options.loader !== undefined,
       });

@@ -116,8 +116,8 @@ export interface WriteTask {
   duplicates: Float64Array;
   partitions: number;
   tables: { users: CountTableHandle[]; products: CountTableHandle[]; pairs: CountTableHandle[] };
-  /** Index of the split in input order (names its clean parts). */
-  splitIndex: number;
+  /** Number of the split's first clean part: parts are numbered in input order across splits. */
+  firstPart: number;
   /** Directory of the clean parts, or null. */
   cleanDir: string | null;
   /** Produce PostgreSQL COPY text of the clean rows. */

@@ -17,14 +17,7 @@ import {
 import { int64Text, timestampText } from '../../io/text-format.js';
 import type { WriteResult, WriteTask } from './tasks.js';
 import { join } from 'node:path';
-
-/** Rows per clean Parquet file: bounds a worker's parquet-wasm heap to about 30 MiB. */
-export const CLEAN_CHUNK_ROWS = 262_144;
-
-/** `part-SSSSS-CCCC.parquet`: split, then chunk within the split, so names sort in input order. */
-export function cleanPartName(split: number, chunk: number): string {
-  return `part-${String(split).padStart(5, '0')}-${String(chunk).padStart(4, '0')}.parquet`;
-}
+import { CLEAN_CHUNK_ROWS, partName } from './outputs.js';
 
 export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
   const spill = await readSpill(task.spillPath);
@@ -85,7 +78,7 @@ export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
     // never shrinks (a 1.33M-row file took 155 MiB), so the chunk size bounds each worker's heap.
     for (let a = 0, c = 0; a < n || (a === 0 && c === 0); a += CLEAN_CHUNK_ROWS, c++) {
       const b = Math.min(n, a + CLEAN_CHUNK_ROWS);
-      const path = join(task.cleanDir, cleanPartName(task.splitIndex, c));
+      const path = join(task.cleanDir, partName(task.firstPart + c));
       await writeParquetFile(
         path,
         {
