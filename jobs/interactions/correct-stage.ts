@@ -7,7 +7,6 @@
 
 import { readRecordsAt } from '../../io/records-at.js';
 import { rawRecordText } from '../../io/csv-decoder.js';
-import { int64FromNumbers, strings, writeParquetFile } from '../../io/parquet-write.js';
 import { InteractionCounts } from './interaction-counts.js';
 import { DUPLICATE_ID, REJECT_REASONS, parseInt64, parseTimestamp } from './rules.js';
 import { MAX_RAW_BYTES } from './map-stage.js';
@@ -66,6 +65,8 @@ function indexOf(sorted: Float64Array, value: number): number {
 }
 
 async function writeRejects(task: CorrectTask, spill: InteractionsSpill, dupRaw: string[]): Promise<number> {
+  // Loaded here, not at the top: a counts-only run never needs arrow and parquet-wasm in a worker.
+  const { int64FromNumbers, strings, writeParquetFile } = await import('../../io/parquet-write.js');
   const r = spill.rejects;
   const dups = task.duplicates;
   const total = r.count + dups.length;

@@ -6,7 +6,6 @@
 
 import { CountTable, type CountEntries } from '../../workers/count-table.js';
 import { mergePartition } from '../../workers/partitioned-counts.js';
-import { int64FromNumbers, int64FromWords, writeParquetFile } from '../../io/parquet-write.js';
 import { sortedOrder } from '../../workers/sort-keys.js';
 import type { MergeResult, MergeTask } from './tasks.js';
 
@@ -48,6 +47,8 @@ export async function runMergeStage(task: MergeTask): Promise<MergeResult> {
 }
 
 async function writePairs(path: string, e: CountEntries): Promise<void> {
+  // Loaded here, not at the top: a counts-only run never needs arrow and parquet-wasm in a worker.
+  const { int64FromNumbers, int64FromWords, writeParquetFile } = await import('../../io/parquet-write.js');
   const n = e.counts.length;
   const order = sortedOrder(e.keys, 4, n);
   const userWords = new Uint32Array(n * 2);

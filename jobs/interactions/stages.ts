@@ -1,10 +1,11 @@
-/** Runs one task of the interactions job in a worker: the job's entry for the worker pool. */
+/**
+ * Runs one task of the interactions job in a worker: the job's entry for the worker pool. The
+ * stages that write Parquet are loaded on first use, so a worker that only maps and counts never
+ * loads apache-arrow and parquet-wasm.
+ */
 
 import { runMapStage } from './map-stage.js';
 import { runDedupStage } from './dedup-stage.js';
-import { runCorrectStage } from './correct-stage.js';
-import { runMergeStage } from './merge-stage.js';
-import { runWriteStage } from './write-stage.js';
 import type { InteractionsTask } from './tasks.js';
 
 /** Dispatches `task` to its stage; `onProgress` receives bytes read and rows decoded as they go. */
@@ -18,10 +19,10 @@ export async function runInteractionsTask(
     case 'dedup':
       return runDedupStage(task);
     case 'correct':
-      return runCorrectStage(task);
+      return (await import('./correct-stage.js')).runCorrectStage(task);
     case 'merge':
-      return runMergeStage(task);
+      return (await import('./merge-stage.js')).runMergeStage(task);
     case 'write':
-      return runWriteStage(task);
+      return (await import('./write-stage.js')).runWriteStage(task);
   }
 }
