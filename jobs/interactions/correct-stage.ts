@@ -10,7 +10,7 @@ import { rawRecordText } from '../../io/csv-decoder.js';
 import { InteractionCounts } from './interaction-counts.js';
 import { DUPLICATE_ID, REJECT_REASONS, parseInt64, parseTimestamp } from './rules.js';
 import { MAX_RAW_BYTES } from './map-stage.js';
-import { readSpill, type InteractionsSpill } from './spill.js';
+import { readRejectsSpill, type RejectsSpill } from './spill.js';
 import type { CorrectResult, CorrectTask } from './tasks.js';
 
 const TWO_40 = 1099511627776;
@@ -47,7 +47,7 @@ export async function runCorrectStage(task: CorrectTask): Promise<CorrectResult>
   }
   let rejectsWritten = 0;
   if (task.rejectsPath !== null) {
-    rejectsWritten = await writeRejects(task, await readSpill(task.spillPath), raws);
+    rejectsWritten = await writeRejects(task, await readRejectsSpill(`${task.spillPath}.rejects`), raws);
   }
   return { taskId: task.taskId, counts, rejectsWritten };
 }
@@ -64,7 +64,7 @@ function indexOf(sorted: Float64Array, value: number): number {
   return lo;
 }
 
-async function writeRejects(task: CorrectTask, spill: InteractionsSpill, dupRaw: string[]): Promise<number> {
+async function writeRejects(task: CorrectTask, spill: RejectsSpill, dupRaw: string[]): Promise<number> {
   // Loaded here, not at the top: a counts-only run never needs arrow and parquet-wasm in a worker.
   const { int64FromNumbers, strings, writeParquetFile } = await import('../../io/parquet-write.js');
   const r = spill.rejects;

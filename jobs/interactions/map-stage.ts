@@ -21,7 +21,7 @@ import {
   parseInt64,
   parseTimestamp,
 } from './rules.js';
-import { writeSpill } from './spill.js';
+import { writeRejectsSpill, writeRowsSpill } from './spill.js';
 import { InteractionCounts } from './interaction-counts.js';
 import type { MapTask, MapResult } from './tasks.js';
 
@@ -170,16 +170,20 @@ export async function runMapStage(
   });
   if (pendingRows > 0) onProgress?.(0, pendingRows);
 
-  if (task.spill !== 'none') {
-    const rows = task.spill === 'rows' ? valid : 0;
-    await writeSpill(task.spillPath, {
-      count: rows,
-      idWords: ids.subarray(0, 2 * rows),
-      userWords: users.subarray(0, 2 * rows),
-      productWords: products.subarray(0, 2 * rows),
-      seconds: seconds.subarray(0, rows),
-      action: actions.subarray(0, rows),
+  if (task.spillRows) {
+    await writeRowsSpill(`${task.spillPath}.rows`, {
+      count: valid,
+      idWords: ids.subarray(0, 2 * valid),
+      userWords: users.subarray(0, 2 * valid),
+      productWords: products.subarray(0, 2 * valid),
+      seconds: seconds.subarray(0, valid),
+      action: actions.subarray(0, valid),
       dictionary,
+      pos: positions.subarray(0, valid),
+    });
+  }
+  if (task.spillRejects) {
+    await writeRejectsSpill(`${task.spillPath}.rejects`, {
       // Positions and lines of every valid row: the correct stage numbers duplicate rejects by them.
       pos: positions.subarray(0, valid),
       line: lines.subarray(0, valid),

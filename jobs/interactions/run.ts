@@ -146,7 +146,6 @@ export async function runInteractions(
     // 1. map. A file in which a quoted field spans lines is read again as one split.
     const needRows = options.outputs.has('clean') || options.loader !== undefined;
     const countPairs = needRows || options.outputs.has('pairs');
-    const spill = needRows ? 'rows' : options.outputs.has('rejects') ? 'rejects' : 'none';
     let splits = plan.splits;
     let taskCounter = 0;
     const mapTask = (s: PlannedSplit, taskId: number): InteractionsTask => ({
@@ -157,7 +156,8 @@ export async function runInteractions(
       fieldCount: s.fieldCount,
       partitions: P,
       countPairs,
-      spill,
+      spillRows: needRows,
+      spillRejects: options.outputs.has('rejects'),
       spillPath: join(work, `spill-${taskId}.bin`),
     });
     let ids = splits.map(() => taskCounter++);

@@ -1,11 +1,10 @@
 /**
- * The per-split spill: a map task's valid rows as columns, plus its rejects, written once to a
- * local temporary file with v8 serialisation (typed arrays are copied as raw bytes) and read back
- * by the later stages of the same split. About 45 bytes per valid row.
+ * The per-split spills of the interactions job, two column files beside each other: the valid
+ * rows (for the write stage; about 43 bytes a row) and the rejects with every valid row's position
+ * and line (for the correct stage). Each stage reads only the file it needs.
  */
 
-import { readFile, writeFile } from 'node:fs/promises';
-import { deserialize, serialize } from 'node:v8';
+import { readColumnFile, writeColumnFile, type Column } from '../../workers/column-file.js';
 
 /** Rejects of one split, in input order. */
 export interface RejectColumns {
@@ -22,8 +21,7 @@ export interface RejectColumns {
 }
 
 /** Valid rows of one split, in input order. */
-export interface InteractionsSpill {
-  /** Rows in the row columns (0 when only rejects were spilled). */
+export interface RowsSpill {
   count: number;
   /** (lo, hi) words of each int64 id. */
   idWords: Uint32Array;
@@ -34,16 +32,55 @@ export interface InteractionsSpill {
   /** Index into `dictionary`. */
   action: Uint16Array;
   dictionary: string[];
-  /** Position and split-relative line of every valid row (even when `count` is 0). */
+  pos: Float64Array;
+}
+
+/** Rejects of one split, and the position and split-relative line of every valid row. */
+export interface RejectsSpill {
   pos: Float64Array;
   line: Int32Array;
   rejects: RejectColumns;
 }
 
-export async function writeSpill(path: string, spill: InteractionsSpill): Promise<void> {
-  await writeFile(path, serialize(spill));
+export async function writeRowsSpill(path: string, s: RowsSpill): Promise<void> {
+  const { count, dictionary, ...columns } = s;
+  await writeColumnFile(path, { count, dictionary }, columns);
 }
 
-export async function readSpill(path: string): Promise<InteractionsSpill> {
-  return deserialize(await readFile(path)) as InteractionsSpill;
+export async function readRowsSpill(path: string): Promise<RowsSpill> {
+  const { meta, columns } = await readColumnFile(path);
+  return {
+    ...(meta as { count: number; dictionary: string[] }),
+    ...(columns as unknown as Omit<RowsSpill, 'count' | 'dictionary'>),
+  };
+}
+
+export async function writeRejectsSpill(path: string, s: RejectsSpill): Promise<void> {
+  const r = s.rejects;
+  const columns: Record<string, Column> = {
+    pos: s.pos,
+    line: s.line,
+    rejectPos: r.pos,
+    rejectLine: r.line,
+    rejectReason: r.reason,
+    rejectRawOffsets: r.rawOffsets,
+    rejectRaw: r.raw,
+  };
+  await writeColumnFile(path, { rejects: r.count }, columns);
+}
+
+export async function readRejectsSpill(path: string): Promise<RejectsSpill> {
+  const { meta, columns: c } = await readColumnFile(path);
+  return {
+    pos: c.pos as Float64Array,
+    line: c.line as Int32Array,
+    rejects: {
+      count: (meta as { rejects: number }).rejects,
+      pos: c.rejectPos as Float64Array,
+      line: c.rejectLine as Int32Array,
+      reason: c.rejectReason as Uint8Array,
+      rawOffsets: c.rejectRawOffsets as Uint32Array,
+      raw: c.rejectRaw as Uint8Array,
+    },
+  };
 }

@@ -31,8 +31,10 @@ export interface MapTask {
   partitions: number;
   /** Count (user, product) pairs: needed for the pairs and clean outputs and PostgreSQL only. */
   countPairs: boolean;
-  /** What to spill: the valid rows (for clean rows), only rejects and row positions, or nothing. */
-  spill: 'rows' | 'rejects' | 'none';
+  /** Spill the valid rows (`<spillPath>.rows`, for the write stage). */
+  spillRows: boolean;
+  /** Spill the rejects and valid rows' lines (`<spillPath>.rejects`, for the correct stage). */
+  spillRejects: boolean;
   spillPath: string;
 }
 
@@ -69,7 +71,7 @@ export interface CorrectTask {
   taskId: number;
   split: SplitTask;
   columns: number[];
-  /** The map stage's spill (read only when writing rejects). */
+  /** The map stage's spill path (its `.rejects` file is read when writing rejects). */
   spillPath: string;
   partitions: number;
   countPairs: boolean;

@@ -4,7 +4,7 @@
  * and, when loading PostgreSQL, as COPY text. Memory: the split's rows as columns.
  */
 
-import { readSpill } from './spill.js';
+import { readRowsSpill } from './spill.js';
 import { CountTable } from '../../workers/count-table.js';
 import { murmur3Int64, murmur3Words } from '../../partitioners/murmur3.js';
 import {
@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { CLEAN_CHUNK_ROWS, partName } from './outputs.js';
 
 export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
-  const spill = await readSpill(task.spillPath);
+  const spill = await readRowsSpill(`${task.spillPath}.rows`);
   const users = task.tables.users.map((h) => CountTable.fromHandle(h));
   const products = task.tables.products.map((h) => CountTable.fromHandle(h));
   const pairs = task.tables.pairs.map((h) => CountTable.fromHandle(h));
@@ -32,7 +32,6 @@ export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
   const secs = new Float64Array(n);
   const action = new Uint16Array(n);
   const pairKeys = new Uint32Array(n * 4);
-  // Locals, not `spill.x` in the loop: a deserialised object can be in slow (dictionary) mode.
   const { userWords, productWords, idWords, seconds, pos } = spill;
   const actionOf = spill.action;
   let j = 0;
