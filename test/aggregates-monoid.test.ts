@@ -4,7 +4,7 @@ import type { Aggregate } from '../workers/aggregates/aggregate.js';
 import { count, max, mean, min, sum } from '../workers/aggregates/numeric.js';
 import { countDistinct, firstByPosition } from '../workers/aggregates/distinct.js';
 import { CountTable, type CountEntries } from '../workers/count-table.js';
-import { mergePartition, partitionCounts } from '../workers/partitioned-counts.js';
+import { mergePartition, partitionCounts, partitionRawKeys } from '../workers/partitioned-counts.js';
 import { murmur3Words } from '../partitioners/murmur3.js';
 
 /** Deterministic generator (mulberry32): a failing seed reproduces. */
@@ -345,4 +345,43 @@ test('partitionCounts routes a key whose hash is 0 to partition 0, like murmur3 
   assert.equal(murmur3Words(new Uint32Array([92612215, 0]), 0, 2), 0);
   const parts = partitionCounts(t, 64);
   assert.equal(parts.offsets[1] - parts.offsets[0], 1, 'partition 0 holds the key');
+});
+
+test('partitionRawKeys: raw rows merged with combined partials and negative corrections give one table', () => {
+  const P = 5;
+  const rng = random(17);
+  // Raw rows (each counts 1), a combined partial of more rows, and corrections that remove some.
+  const rows = Array.from({ length: 20_000 }, () => new Uint32Array([rng.int(0, 300), 0, rng.int(0, 40), 0]));
+  const rawKeys = new Uint32Array(rows.length * 4);
+  const rawHashes = new Uint32Array(rows.length);
+  rows.forEach((w, i) => {
+    rawKeys.set(w, 4 * i);
+    rawHashes[i] = murmur3Words(w, 0, 4);
+  });
+  const combined = new CountTable(4, 16);
+  const extra = Array.from({ length: 5000 }, () => new Uint32Array([rng.int(0, 300), 0, rng.int(0, 40), 0]));
+  for (const w of extra) combined.add(w, 0, murmur3Words(w, 0, 4), 1);
+  const corrections = new CountTable(4, 16);
+  const removed = rows.slice(0, 700);
+  for (const w of removed) corrections.add(w, 0, murmur3Words(w, 0, 4), -1);
+  const partials = [
+    partitionRawKeys(rawKeys, rawHashes, 4, P),
+    partitionCounts(combined, P),
+    partitionCounts(corrections, P),
+  ];
+  const expected = new Map<string, number>();
+  for (const w of [...rows, ...extra]) expected.set(w.join(','), (expected.get(w.join(',')) ?? 0) + 1);
+  for (const w of removed) expected.set(w.join(','), (expected.get(w.join(',')) ?? 0) - 1);
+  for (const [k, v] of expected) if (v === 0) expected.delete(k);
+  const got = new Map<string, number>();
+  for (let p = 0; p < P; p++) {
+    const table = new CountTable(4, 16);
+    mergePartition(table, partials, p);
+    const e = table.entries();
+    for (let i = 0; i < e.counts.length; i++) {
+      assert.equal(e.hashes[i] % P, p);
+      got.set(Array.from(e.keys.subarray(4 * i, 4 * i + 4)).join(','), e.counts[i]);
+    }
+  }
+  assert.deepEqual(got, expected);
 });

@@ -11,7 +11,8 @@ export interface PartitionedCounts {
   offsets: Uint32Array;
   keys: Uint32Array;
   hashes: Uint32Array;
-  counts: Float64Array;
+  /** The count of each entry; null when every entry counts 1 (raw rows, not combined). */
+  counts: Float64Array | null;
 }
 
 /** Groups a table's entries by `hash % partitions` (a counting sort). */
@@ -35,7 +36,38 @@ export function partitionCounts(table: CountTable, partitions: number): Partitio
   return { width: w, offsets, keys, hashes, counts };
 }
 
+/**
+ * Groups raw keys (`width` words each, one per row, not combined) by `hashes[i] % partitions`:
+ * for a key with little repetition within a task, where a map-side hash table costs random memory
+ * access for almost no reduction, this sequential pass is cheaper, and the reducer counts.
+ */
+export function partitionRawKeys(
+  keys: Uint32Array,
+  hashes: Uint32Array,
+  width: number,
+  partitions: number,
+): PartitionedCounts {
+  const n = hashes.length;
+  const offsets = new Uint32Array(new SharedArrayBuffer((partitions + 1) * 4));
+  for (let i = 0; i < n; i++) offsets[(hashes[i] % partitions) + 1]++;
+  for (let p = 0; p < partitions; p++) offsets[p + 1] += offsets[p];
+  const cursor = offsets.slice(0, partitions);
+  const outKeys = new Uint32Array(new SharedArrayBuffer(n * width * 4));
+  const outHashes = new Uint32Array(new SharedArrayBuffer(n * 4));
+  for (let i = 0; i < n; i++) {
+    const slot = cursor[hashes[i] % partitions]++;
+    for (let k = 0; k < width; k++) outKeys[slot * width + k] = keys[i * width + k];
+    outHashes[slot] = hashes[i];
+  }
+  return { width, offsets, keys: outKeys, hashes: outHashes, counts: null };
+}
+
 /** Merges partition `p` of every partial into `table`. */
 export function mergePartition(table: CountTable, partials: readonly PartitionedCounts[], p: number): void {
-  for (const part of partials) table.merge(part, part.offsets[p], part.offsets[p + 1]);
+  for (const part of partials) {
+    const { keys, hashes, counts, width } = part;
+    const end = part.offsets[p + 1];
+    if (counts === null) for (let i = part.offsets[p]; i < end; i++) table.add(keys, i * width, hashes[i], 1);
+    else for (let i = part.offsets[p]; i < end; i++) table.add(keys, i * width, hashes[i], counts[i]);
+  }
 }

@@ -9,7 +9,8 @@
 
 import { readCsvSplit } from '../../io/split-reader.js';
 import { FIELD_ESCAPED, type CsvRecord } from '../../io/csv-decoder.js';
-import { murmur3Int64 } from '../../partitioners/murmur3.js';
+import { murmur3Int64, murmur3Words } from '../../partitioners/murmur3.js';
+import { partitionRawKeys } from '../../workers/partitioned-counts.js';
 import { Growable } from '../../workers/growable.js';
 import {
   BAD_INTEGER,
@@ -36,7 +37,8 @@ export async function runMapStage(
   const { split, columns, fieldCount, partitions } = task;
   const [cId, cUser, cProduct, cAction, cTs] = columns;
   const posBase = split.fileIndex * TWO_40;
-  const counts = new InteractionCounts(task.countPairs);
+  // Pairs barely repeat within a split, so they travel as raw rows (see partitionRawKeys).
+  const counts = new InteractionCounts(false);
   // Valid-row columns are plain typed arrays grown together: one element type per array keeps the
   // hot loop's element stores monomorphic (a generic builder measured 3× slower here).
   let cap = Math.max(
@@ -225,12 +227,37 @@ export async function runMapStage(
     multiline: read.sawQuotedNewline,
     months: monthsOfDays(daysSeen),
     dedup: { offsets: partOffsets, keys: keyWords, pos: keyPos },
-    counts: counts.partitioned(partitions),
+    counts: {
+      ...counts.partitioned(partitions),
+      pairs: task.countPairs ? pairRows(users, products, valid, partitions) : NO_PAIRS,
+    },
   };
 }
 
 const DAY_BIAS = 719162; // -daysFromCivil(1, 1, 1)
 const DAY_SPAN = 3652059; // days from 0001-01-01 to 9999-12-31 inclusive
+
+const NO_PAIRS = Object.freeze({
+  width: 4,
+  offsets: new Uint32Array(0),
+  keys: new Uint32Array(0),
+  hashes: new Uint32Array(0),
+  counts: null,
+});
+
+/** Every valid row's (user_id, product_id) key with its hash, grouped by partition. */
+function pairRows(users: Uint32Array, products: Uint32Array, rows: number, partitions: number) {
+  const keys = new Uint32Array(rows * 4);
+  const hashes = new Uint32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    keys[4 * i] = users[2 * i];
+    keys[4 * i + 1] = users[2 * i + 1];
+    keys[4 * i + 2] = products[2 * i];
+    keys[4 * i + 3] = products[2 * i + 1];
+    hashes[i] = murmur3Words(keys, 4 * i, 4);
+  }
+  return partitionRawKeys(keys, hashes, 4, partitions);
+}
 
 function resized<T extends Uint32Array | Uint16Array | Int32Array | Float64Array>(a: T, length: number): T {
   const next = new (a.constructor as new (n: number) => T)(length);

@@ -15,7 +15,8 @@ export async function runMergeStage(task: MergeTask): Promise<MergeResult> {
     const partials = task.partials.map((t) => t[kind]);
     let n = 0;
     for (const part of partials) n += part.offsets[p + 1] - part.offsets[p];
-    const table = new CountTable(width, Math.max(16, n));
+    // A quarter of the entries: raw pair rows repeat ~4× (the table grows when that is too small).
+    const table = new CountTable(width, Math.max(16, n >> 2));
     mergePartition(table, partials, p);
     return table;
   };
