@@ -7,13 +7,10 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ShardflowError, UsageError } from '../errors.js';
 import { validateRunOptions, type RunOptions } from './run-options.js';
-import { runInteractionsCommand, type RunInteractionsHooks } from './run-interactions-command.js';
-import { resolvePgConfig } from '../io/pg-config.js';
-import { openSqlClient } from '../io/sql-client.js';
-import { createInteractionsLoader } from './pg-interactions-loader.js';
-import { parseQuestion, queryCommand } from './query-command.js';
-import { demoCommand } from './demo-command.js';
-import { generateInteractions } from '../jobs/interactions/generate.js';
+import type { RunInteractionsHooks } from './run-interactions-command.js';
+import type { InteractionsSummary } from '../jobs/interactions/run.js';
+// Each command loads its own modules when it runs (apache-arrow, pg, prom-client, PGlite): a
+// command pays only for what it uses, and `--help` or a usage error answers at once.
 
 const USAGE = `usage:
   shardflow run interactions --input PATH... --out DIR [--outputs LIST] [--pg URL] [--pg-schema NAME]
@@ -52,6 +49,7 @@ async function runCommand(argv: string[]): Promise<void> {
   if (positionals[0] !== 'interactions')
     throw new UsageError(`unknown job "${positionals[0] ?? ''}"; jobs: interactions`);
   const options = validateRunOptions(values);
+  const { runInteractionsCommand } = await import('./run-interactions-command.js');
   const summary = await runInteractionsCommand(options, { log, ...(await pgHooks(options)) });
   if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else printSummary(summary);
@@ -59,10 +57,13 @@ async function runCommand(argv: string[]): Promise<void> {
 
 /** The PostgreSQL sink when a server is configured (--pg, DATABASE_URL or PG*) and not --no-pg. */
 async function pgHooks(options: RunOptions): Promise<RunInteractionsHooks> {
+  const { resolvePgConfig } = await import('../io/pg-config.js');
   const target = resolvePgConfig({ url: options.pg });
   if (!options.loadPg || target.kind !== 'server') return {};
   return {
     openLoader: async () => {
+      const { openSqlClient } = await import('../io/sql-client.js');
+      const { createInteractionsLoader } = await import('./pg-interactions-loader.js');
       const client = await openSqlClient(target, { maxConnections: 4 });
       const loader = createInteractionsLoader(client, { schema: options.pgSchema });
       return {
@@ -79,7 +80,7 @@ async function pgHooks(options: RunOptions): Promise<RunInteractionsHooks> {
   };
 }
 
-function printSummary(s: Awaited<ReturnType<typeof runInteractionsCommand>>): void {
+function printSummary(s: InteractionsSummary & { seconds: number }): void {
   const lines = [
     `rows read      ${s.rows_read}`,
     `rows valid     ${s.rows_valid}`,
@@ -109,6 +110,7 @@ async function generateCommand(argv: string[]): Promise<void> {
     if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${String(v)}"`);
     return n;
   };
+  const { generateInteractions } = await import('../jobs/interactions/generate.js');
   const summary = await generateInteractions({
     rows: Number(values.rows),
     out: values.out as string,
@@ -129,6 +131,7 @@ async function queryCommandArgs(argv: string[]): Promise<void> {
   });
   if (positionals[0] !== 'interactions')
     throw new UsageError(`unknown job "${positionals[0] ?? ''}"; jobs: interactions`);
+  const { parseQuestion, queryCommand } = await import('./query-command.js');
   const question = parseQuestion(positionals[1]);
   if (values.limit !== undefined && !/^[1-9]\d*$/.test(values.limit))
     throw new UsageError('--limit must be a positive whole number');
@@ -149,6 +152,7 @@ async function demoCommandArgs(argv: string[]): Promise<void> {
   });
   if (values.rows !== undefined && !/^[1-9]\d*$/.test(values.rows))
     throw new UsageError('--rows must be a positive whole number');
+  const { demoCommand } = await import('./demo-command.js');
   await demoCommand({ rows: Number(values.rows ?? 200000), out: values.out ?? 'demo-out', pg: values.pg });
 }
 

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { expandInputs } from '../../io/input-paths.js';
 import { readCsvHeader } from '../../io/csv-header.js';
 import { planSplitRanges } from '../../partitioners/plan-splits.js';
-import { dateFromDays, int64FromNumbers, int64FromWords, writeParquetFile } from '../../io/parquet-write.js';
 import { sortedOrder } from '../../workers/sort-keys.js';
 import { dayText, int64Text } from '../../io/text-format.js';
 import { INTERACTION_COLUMNS, REJECT_REASONS, DUPLICATE_ID } from './rules.js';
@@ -271,6 +270,8 @@ export async function runInteractions(
     partials.length = 0;
     for (const m of maps) m.counts = NO_COUNTS;
     options.onPhase?.('writing outputs');
+    const { dateFromDays, int64FromNumbers, int64FromWords, writeParquetFile } =
+      await import('../../io/parquet-write.js');
     const users = gather(
       merges.map((m) => m.users),
       2,
@@ -401,6 +402,7 @@ function gather(parts: Entries[], width: number): Entries {
 }
 
 async function writeCounts(path: string, keyName: string, e: Entries): Promise<void> {
+  const { int64FromNumbers, int64FromWords, writeParquetFile } = await import('../../io/parquet-write.js');
   await writeParquetFile(path, {
     [keyName]: int64FromWords(e.keys),
     interaction_count: int64FromNumbers(e.counts),
