@@ -270,8 +270,7 @@ export async function runInteractions(
     partials.length = 0;
     for (const m of maps) m.counts = NO_COUNTS;
     options.onPhase?.('writing outputs');
-    const { dateFromDays, int64FromNumbers, int64FromWords, writeParquetFile } =
-      await import('../../io/parquet-write.js');
+    const { dateFromDays, int64FromNumbers, writeParquetFile } = await import('../../io/parquet-write.js');
     const users = gather(
       merges.map((m) => m.users),
       2,
