@@ -138,8 +138,15 @@ export class CsvDecoder {
   /** Flushes the last record (no trailing newline, or an unterminated quote). */
   end(): void {
     if (this.#done || this.#pending === null) return;
-    const buf = this.#pending;
+    let buf = this.#pending;
     this.#pending = null;
+    // What is pending at the end is a record left open by an unterminated quote (a closed record
+    // would have been consumed at its line break): the file's final line break ends that record
+    // rather than being part of its open field.
+    let len = buf.length;
+    if (len > 0 && buf[len - 1] === LF) len--;
+    if (len > 0 && len < buf.length && buf[len - 1] === CR) len--;
+    if (len < buf.length) buf = buf.subarray(0, len);
     this.#parse(buf, this.#pendingOffset, true);
   }
 
@@ -283,9 +290,11 @@ export class CsvDecoder {
             e = close;
             i = close + 1;
             while (i < n && (buf[i] === SPACE || buf[i] === TAB)) i++;
-            if (i < n && buf[i] !== delim && buf[i] !== LF && buf[i] !== CR) {
-              malformed = true; // text after the closing quote
-              while (i < n && buf[i] !== delim && buf[i] !== LF && buf[i] !== CR) i++;
+            if (i < n && buf[i] === CR && i + 1 >= n && !final) return pos; // CRLF or lone CR: not known yet
+            const loneCr = i < n && buf[i] === CR && i + 1 < n && buf[i + 1] !== LF;
+            if (i < n && (loneCr || (buf[i] !== delim && buf[i] !== LF && buf[i] !== CR))) {
+              malformed = true; // text after the closing quote (a lone CR is text, not a line end)
+              while (i < n && buf[i] !== delim && buf[i] !== LF && !(buf[i] === CR && buf[i + 1] === LF)) i++;
             }
           }
           while (s < e && (buf[s] === SPACE || buf[s] === TAB)) s++;

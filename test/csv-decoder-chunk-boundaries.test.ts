@@ -273,32 +273,24 @@ test('a lone CR inside an unquoted field is data, a CR at the very end is a term
   );
 });
 
-test(
-  'an unterminated quote on the last line does not swallow the final line break',
-  { todo: 'BUG: the final LF/CRLF becomes field data, raw ends in "\\r\\n" and sawQuotedNewline is set' },
-  () => {
-    for (const eol of ['\n', '\r\n']) {
-      const result = decode(Buffer.from(`a,b\n1,"abc${eol}`));
-      assert.equal(result.records[1].malformed, true);
-      assert.equal(result.records[1].raw, '1,"abc', `raw with ${JSON.stringify(eol)}`);
-      assert.equal(result.sawQuotedNewline, false, 'no quoted field holds a line break');
-      assert.equal(result.linesConsumed, 2);
-    }
-  },
-);
+test('an unterminated quote on the last line does not swallow the final line break', () => {
+  for (const eol of ['\n', '\r\n']) {
+    const result = decode(Buffer.from(`a,b\n1,"abc${eol}`));
+    assert.equal(result.records[1].malformed, true);
+    assert.equal(result.records[1].raw, '1,"abc', `raw with ${JSON.stringify(eol)}`);
+    assert.equal(result.sawQuotedNewline, false, 'no quoted field holds a line break');
+    assert.equal(result.linesConsumed, 2);
+  }
+});
 
-test(
-  'a lone CR after a closing quote loses no byte',
-  { todo: 'BUG: the CR is taken for a CRLF and the byte after it is skipped' },
-  () => {
-    const { records } = decode(Buffer.from('a,b\n"x"\ry,z\nc,d\n'));
-    assert.deepEqual(
-      records.map((r) => [r.raw, r.line, r.malformed]),
-      [
-        ['a,b', 0, false],
-        ['"x"\ry,z', 1, true],
-        ['c,d', 2, false],
-      ],
-    );
-  },
-);
+test('a lone CR after a closing quote loses no byte', () => {
+  const { records } = decode(Buffer.from('a,b\n"x"\ry,z\nc,d\n'));
+  assert.deepEqual(
+    records.map((r) => [r.raw, r.line, r.malformed]),
+    [
+      ['a,b', 0, false],
+      ['"x"\ry,z', 1, true],
+      ['c,d', 2, false],
+    ],
+  );
+});
