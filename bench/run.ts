@@ -49,6 +49,10 @@ export interface Scenario {
   description: string;
   /** Engine name → command writing into the given output folder. */
   engines: Record<string, (ctx: BenchContext, out: string) => EngineCommand>;
+  /** The engine the others are compared with; default `duckdb`. */
+  peer?: string;
+  /** Compare wall time (default) or load throughput (rows / load seconds, from the summary). */
+  compare?: 'wall' | 'load';
   /** Optional per-engine set-up and tear-down (e.g. create / drop a PostgreSQL table). */
   before?: (ctx: BenchContext, engine: string) => Promise<void>;
   after?: (ctx: BenchContext, engine: string) => Promise<void>;
@@ -69,7 +73,12 @@ export interface BenchResult {
   rss_source?: 'gnu-time' | 'self-reported';
   rows_per_s?: number;
   mb_per_s?: number;
-  ratio_to_duckdb?: number;
+  /** Rows loaded into PostgreSQL and the seconds the load took (pg scenario). */
+  load_rows?: number;
+  load_seconds?: number;
+  load_rows_per_s?: number;
+  /** Wall time ÷ the peer's (wall scenarios), or load throughput ÷ the peer's (load scenarios). */
+  ratio_to_peer?: number;
 }
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -97,8 +106,22 @@ const duckdb = (ctx: BenchContext, out: string, mode: string): EngineCommand =>
     ...(ctx.threads === undefined ? [] : ['--threads', String(ctx.threads)]),
   ]);
 
-/** The scenarios table. Add PostgreSQL (shardflow pg sink vs `psql \copy`) and S3 rows here. */
-export const SCENARIOS: readonly Scenario[] = Object.freeze([
+/** PostgreSQL for the pg scenario: DATABASE_URL, else this machine's test database. */
+const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+async function dropSchema(schema: string): Promise<void> {
+  const { resolvePgConfig } = await import('../io/pg-config.js');
+  const { openSqlClient } = await import('../io/sql-client.js');
+  const client = await openSqlClient(resolvePgConfig({ url: PG_URL }), { maxConnections: 1 });
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.close();
+  }
+}
+
+/** The scenarios table. Add S3 rows here. */
+export const SCENARIOS: readonly Scenario[] = Object.freeze<Scenario[]>([
   {
     name: 'counts',
     description: 'CSV → validate, dedup → users, products, daily Parquet',
@@ -114,6 +137,34 @@ export const SCENARIOS: readonly Scenario[] = Object.freeze([
     engines: {
       shardflow: (ctx, out) => shardflow(ctx, out, 'clean,users,products,pairs,daily,rejects'),
       duckdb: (ctx, out) => duckdb(ctx, out, 'full'),
+    },
+  },
+  {
+    name: 'pg',
+    description:
+      'clean rows into PostgreSQL: shardflow parallel COPY (first to last row, while producing them) vs psql \\copy of the same rows into the same partitioned table',
+    peer: 'psql',
+    compare: 'load',
+    engines: {
+      shardflow: (ctx, out) =>
+        node('dist/coordinator/cli.js', [
+          ...['run', 'interactions', '--input', ctx.input, '--out', out, '--outputs', 'clean'],
+          ...['--pg', PG_URL, '--pg-schema', 'bench_shardflow', '--json'],
+        ]),
+      psql: () =>
+        node('dist/bench/psql-copy-peer.js', [
+          ...[
+            '--clean',
+            join(ROOT, 'bench/out/pg-shardflow/clean'),
+            '--pg',
+            PG_URL,
+            '--schema',
+            'bench_psql',
+          ],
+        ]),
+    },
+    after: async (_ctx, engine) => {
+      if (engine === 'shardflow') await dropSchema('bench_shardflow');
     },
   },
 ]);
@@ -159,7 +210,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
       log(`${scenario.name} / ${engine}: ${repeat} run(s)`);
       results.push(await runEngine(ctx, scenario, engine, repeat, hasGnuTime));
     }
-    crossCheck(results.filter((r) => r.scenario === scenario.name));
+    crossCheck(
+      scenario,
+      results.filter((r) => r.scenario === scenario.name),
+    );
   }
   const table = markdownTable(ctx, results);
   process.stdout.write(table + '\n');
@@ -264,6 +318,10 @@ async function measure(
   await rm(rssFile, { force: true });
   const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
   const selfRss = num(summary.peak_rss_bytes);
+  const pg = summary.pg as { rows?: number; copy_seconds?: number } | undefined;
+  const load = summary.load as { rows?: number; seconds?: number } | undefined;
+  const loadRows = num(pg?.rows ?? load?.rows);
+  const loadSeconds = num(pg?.copy_seconds ?? load?.seconds);
   return {
     status: 'ok',
     wall_seconds: Number(wall.toFixed(3)),
@@ -272,6 +330,12 @@ async function measure(
     rows_valid: num(summary.rows_valid),
     peak_rss_bytes: timeRss === undefined ? selfRss : timeRss * 1024,
     rss_source: timeRss === undefined ? 'self-reported' : 'gnu-time',
+    load_rows: loadRows,
+    load_seconds: loadSeconds,
+    load_rows_per_s:
+      loadRows !== undefined && loadSeconds !== undefined && loadSeconds > 0
+        ? Math.round(loadRows / loadSeconds)
+        : undefined,
   };
 }
 
@@ -281,24 +345,37 @@ function lastInteger(text: string): number | undefined {
   return Number.isFinite(n) && n > 0 ? n : undefined;
 }
 
-/** Every engine of a scenario must agree with DuckDB on rows_valid and rows_read; say so loudly if not. */
-function crossCheck(results: BenchResult[]): void {
-  const peer = results.find((r) => r.engine === 'duckdb' && r.status === 'ok');
+/**
+ * Compares every engine of a scenario with its peer: wall time, or load throughput. In wall
+ * scenarios every engine must agree with the peer on rows_valid and rows_read; say so loudly if not.
+ */
+function crossCheck(scenario: Scenario, results: BenchResult[]): void {
+  const peer = results.find((r) => r.engine === (scenario.peer ?? 'duckdb') && r.status === 'ok');
   if (!peer) return;
   for (const r of results) {
     if (r === peer || r.status !== 'ok') continue;
-    r.ratio_to_duckdb = Number((r.wall_seconds! / peer.wall_seconds!).toFixed(2));
+    if (scenario.compare === 'load') {
+      if (r.load_rows_per_s !== undefined && peer.load_rows_per_s !== undefined) {
+        r.ratio_to_peer = Number((r.load_rows_per_s / peer.load_rows_per_s).toFixed(2));
+      }
+      if (r.load_rows !== peer.load_rows) {
+        r.note = `loaded ${r.load_rows} rows but ${peer.engine} ${peer.load_rows}`;
+        process.exitCode = 1;
+      }
+      continue;
+    }
+    r.ratio_to_peer = Number((r.wall_seconds! / peer.wall_seconds!).toFixed(2));
     for (const field of ['rows_valid', 'rows_read'] as const) {
-      if (r[field] === undefined || r[field] === peer[field]) continue; // e.g. a load-only engine
+      if (r[field] === undefined || r[field] === peer[field]) continue;
       const banner = '!'.repeat(78);
       process.stderr.write(
-        `\n${banner}\nMISMATCH in ${r.scenario}: ${r.engine} ${field}=${r[field]} but duckdb ${field}=${peer[field]}\n${banner}\n\n`,
+        `\n${banner}\nMISMATCH in ${r.scenario}: ${r.engine} ${field}=${r[field]} but ${peer.engine} ${field}=${peer[field]}\n${banner}\n\n`,
       );
-      r.note = `${field} mismatch vs duckdb (${r[field]} vs ${peer[field]})`;
+      r.note = `${field} mismatch vs ${peer.engine} (${r[field]} vs ${peer[field]})`;
       process.exitCode = 1;
     }
   }
-  peer.ratio_to_duckdb = 1;
+  peer.ratio_to_peer = 1;
 }
 
 function markdownTable(ctx: BenchContext, results: BenchResult[]): string {
@@ -308,8 +385,8 @@ function markdownTable(ctx: BenchContext, results: BenchResult[]): string {
       : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
   const head = `Input: ${ctx.rows.toLocaleString('en-US')} rows, ${(ctx.inputBytes / 1e6).toFixed(1)} MB (${ctx.input})\n\n`;
   const header =
-    '| scenario | engine | wall s | rows/s | MB/s | peak RSS MiB | rows read | rows valid | wall vs duckdb | note |\n' +
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
+    '| scenario | engine | wall s | rows/s | MB/s | peak RSS MiB | rows read | rows valid | load rows/s | vs peer | note |\n' +
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
   const body = results.map((r) =>
     [
       r.scenario,
@@ -320,7 +397,8 @@ function markdownTable(ctx: BenchContext, results: BenchResult[]): string {
       fmt(r.peak_rss_bytes === undefined ? undefined : r.peak_rss_bytes / 2 ** 20),
       fmt(r.rows_read),
       fmt(r.rows_valid),
-      r.ratio_to_duckdb === undefined ? '–' : `${r.ratio_to_duckdb.toFixed(2)}×`,
+      fmt(r.load_rows_per_s),
+      r.ratio_to_peer === undefined ? '–' : `${r.ratio_to_peer.toFixed(2)}×`,
       r.status === 'ok' ? (r.note ?? '') : `${r.status}: ${r.note ?? ''}`,
     ].join(' | '),
   );

@@ -8,25 +8,22 @@ import { createRunMetrics } from '../metrics/run-metrics.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { LiveCounters } from '../metrics/live-counters.js';
 import { startProgress, type Progress } from '../metrics/progress.js';
-import {
-  runInteractions,
-  type InteractionsLoader,
-  type InteractionsSummary,
-} from '../jobs/interactions/run.js';
+import { runInteractions, type InteractionsSummary } from '../jobs/interactions/run.js';
+import type { PgInteractionsLoader, PgLoadStats } from './pg-interactions-loader.js';
 import { REJECT_REASONS } from '../jobs/interactions/rules.js';
 import type { InteractionsTask } from '../jobs/interactions/tasks.js';
 import type { RunOptions } from './run-options.js';
 
 export interface RunInteractionsHooks {
   /** Opens the PostgreSQL loader when the run loads a database. */
-  openLoader?: () => Promise<InteractionsLoader & { close(): Promise<void> }>;
+  openLoader?: () => Promise<PgInteractionsLoader>;
   log?: (line: string) => void;
 }
 
 export async function runInteractionsCommand(
   options: RunOptions,
   hooks: RunInteractionsHooks = {},
-): Promise<InteractionsSummary & { seconds: number }> {
+): Promise<InteractionsSummary & { seconds: number; pg?: PgLoadStats }> {
   const started = performance.now();
   const metrics = createRunMetrics({ job: 'interactions' });
   metrics.initReasons(REJECT_REASONS);
@@ -77,7 +74,11 @@ export async function runInteractionsCommand(
       `interactions: ${summary.rows_read} rows read, ${summary.rows_valid} valid, ${summary.rows_rejected} rejected in ${seconds.toFixed(2)} s`,
     );
     progress = undefined;
-    return { ...summary, seconds: Math.round(seconds * 1000) / 1000 };
+    return {
+      ...summary,
+      seconds: Math.round(seconds * 1000) / 1000,
+      ...(loader ? { pg: loader.stats() } : {}),
+    };
   } finally {
     progress?.stop();
     await loader?.close();

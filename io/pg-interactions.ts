@@ -114,16 +114,19 @@ export async function prepareInteractionsLoad(
   return target;
 }
 
-/** COPYs interaction rows (text format, {@link INTERACTION_COLUMNS} order) into staging; resolves to the row count. Call it concurrently with several chunk sources to load over several connections. */
+/** COPYs interaction rows ({@link INTERACTION_COLUMNS} order; text by default, or binary) into staging; resolves to the row count. Call it concurrently with several chunk sources to load over several connections. */
 export async function copyInteractionRows(
   client: SqlClient,
   target: InteractionsLoadTarget,
   chunks: CopyChunks,
+  options: { format?: 'text' | 'binary' } = {},
 ): Promise<number> {
   const columns = INTERACTION_COLUMNS.map((c) => quoteIdent(c)).join(', ');
   const table = q(target, staged(INTERACTIONS_TABLES.interactions));
+  // Binary (header, rows, trailer: see io/pg-binary-copy.ts) spares the server all text parsing.
+  const format = options.format === 'binary' ? ' (FORMAT binary)' : '';
   try {
-    return await client.copyFrom(`COPY ${table} (${columns}) FROM STDIN`, chunks);
+    return await client.copyFrom(`COPY ${table} (${columns}) FROM STDIN${format}`, chunks);
   } catch (err) {
     if (!(err instanceof PostgresError) || err.sqlState !== SQLSTATE_NO_PARTITION) throw err;
     const months = target.months.length === 0 ? 'none' : target.months.join(', ');

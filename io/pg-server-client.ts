@@ -228,7 +228,9 @@ async function runCopy(
   try {
     // pipeline() waits for the socket to drain before pulling the next chunk: backpressure end to end.
     // A failing source destroys the COPY stream, which sends CopyFail: nothing of it is committed.
-    await pipeline(Readable.from(source()), stream);
+    // highWaterMark 1: Readable.from otherwise buffers 16 chunks ahead of the socket (16 × 25 MiB
+    // of COPY rows measured +400 MB of peak RSS), defeating the caller's bounded queue.
+    await pipeline(Readable.from(source(), { highWaterMark: 1 }), stream);
   } catch (err) {
     // The producer's own error (e.g. an InputError from decoding) passes through unchanged.
     if (sourceError !== undefined) throw sourceError.error;

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { FIXTURES, runCli, tempDir } from './helpers/run-cli.js';
 import { dropSchema, randomSchema, rawClient, testServerTarget } from './pg-test-env.js';
 
@@ -51,6 +52,11 @@ test('run --pg loads partitions, indexes and counts; a rerun is idempotent; quer
   assert.equal(first.code, 0, first.stderr);
   const before = await snapshot(schema);
   assert.equal(before.length, 1000);
+  // Every loaded row carries exactly the input's values (binary COPY: int8 words, timestamps).
+  const csv = (await readFile(INPUT, 'utf8')).trim().split('\n').slice(1);
+  const loaded = new Map(before.map((r) => [r.split('|')[0], r.split('|').slice(0, 5).join(',')]));
+  for (const line of csv) assert.equal(loaded.get(line.split(',')[0]), line.trim());
+  assert.equal(before[0], '1|1058|230|view|2023-12-22 17:43:07|11|14|1');
 
   const client = await rawClient();
   try {

@@ -86,3 +86,47 @@ export async function readColumnFile(
   }
   return { meta: header.meta, columns };
 }
+
+/**
+ * Reads rows [from, to) of a column file whose columns all hold a whole number of elements per row
+ * (`meta.count` rows): one positioned read per column, so a task that needs a slice of a spill
+ * reads only that slice. Returns the metadata and the columns' slices.
+ */
+export async function readColumnRows(
+  path: string,
+  from: number,
+  to: number,
+): Promise<{ meta: unknown; columns: Record<string, Column> }> {
+  const handle = await open(path, 'r');
+  try {
+    const fixed = Buffer.alloc(MAGIC.length + 4);
+    await handle.read(fixed, 0, fixed.length, 0);
+    if (!fixed.subarray(0, MAGIC.length).equals(MAGIC))
+      throw new Error(`${path}: not a shardflow column file`);
+    const headerLength = fixed.readUInt32LE(MAGIC.length);
+    const headerBytes = Buffer.alloc(headerLength);
+    await handle.read(headerBytes, 0, headerLength, MAGIC.length + 4);
+    const header = JSON.parse(headerBytes.toString('utf8')) as {
+      meta: { count: number };
+      columns: { name: string; type: TypeName; length: number }[];
+    };
+    const rows = header.meta.count;
+    let offset = pad8(MAGIC.length + 4 + headerLength);
+    const columns: Record<string, Column> = {};
+    for (const { name, type, length } of header.columns) {
+      const Ctor = TYPES[type];
+      const perRow = rows === 0 ? 0 : length / rows;
+      const n = (to - from) * perRow;
+      const column = new Ctor(n);
+      if (n > 0) {
+        const bytes = new Uint8Array(column.buffer);
+        await handle.read(bytes, 0, bytes.length, offset + from * perRow * Ctor.BYTES_PER_ELEMENT);
+      }
+      columns[name] = column;
+      offset += pad8(length * Ctor.BYTES_PER_ELEMENT);
+    }
+    return { meta: header.meta, columns };
+  } finally {
+    await handle.close();
+  }
+}

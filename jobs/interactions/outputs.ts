@@ -23,12 +23,8 @@ export function partName(index: number): string {
 }
 
 /**
- * Rows per clean Parquet file. parquet-wasm's heap grows to the largest file it encodes and never
- * shrinks (a 1.33M-row file took 155 MiB), so this bounds each worker's heap to about 30 MiB.
+ * Spilled rows per write task, so at most this many rows per clean Parquet file. parquet-wasm's
+ * heap grows to the largest file it encodes and never shrinks (a 1.33M-row file took 155 MiB), so
+ * this bounds each worker's heap to about 30 MiB, and a task's COPY chunk to about 25 MiB.
  */
-export const CLEAN_CHUNK_ROWS = 262_144;
-
-/** Clean files a split with `rows` rows writes (at least one, so every split leaves a part). */
-export function cleanPartCount(rows: number): number {
-  return Math.max(1, Math.ceil(rows / CLEAN_CHUNK_ROWS));
-}
+export const CLEAN_CHUNK_ROWS = 131_072;

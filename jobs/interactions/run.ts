@@ -14,7 +14,7 @@ import { planSplitRanges } from '../../partitioners/plan-splits.js';
 import { sortedOrder } from '../../workers/sort-keys.js';
 import { dayText, int64Text } from '../../io/text-format.js';
 import { INTERACTION_COLUMNS, REJECT_REASONS, DUPLICATE_ID } from './rules.js';
-import { cleanPartCount, outputPaths, partName, type OutputName } from './outputs.js';
+import { CLEAN_CHUNK_ROWS, outputPaths, partName, type OutputName } from './outputs.js';
 import type { CountPartials } from './interaction-counts.js';
 import type {
   DedupResult,
@@ -50,7 +50,7 @@ export type TaskRunner = <R>(stage: string, tasks: InteractionsTask[]) => Promis
 export interface InteractionsLoader {
   /** Called once before any rows, with the months ('YYYY-MM') present. */
   begin(months: string[]): Promise<void>;
-  /** COPY text of clean rows, one chunk per split, in input order. */
+  /** Clean rows in binary COPY format (rows only: no header or trailer), in input order. */
   cleanRows(chunk: Uint8Array): Promise<void>;
   /** Final counts as COPY text. */
   counts(kind: 'users' | 'products' | 'daily', chunk: Uint8Array): Promise<void>;
@@ -304,45 +304,44 @@ export async function runInteractions(
       const months = new Set<number>();
       for (const m of maps) for (const month of m.months) months.add(month);
       await options.loader?.begin([...months].sort((a, b) => a - b).map(monthText));
-      const firstPart: number[] = [];
-      let nextPart = 0;
+      // Write tasks cover ranges of each split's spilled rows, in input order, one clean part each.
+      const writeTasks: InteractionsTask[] = [];
       for (let i = 0; i < splits.length; i++) {
-        firstPart.push(nextPart);
-        nextPart += cleanPartCount(maps[i].valid - dups[i].length);
+        for (let from = 0; from < maps[i].valid || from === 0; from += CLEAN_CHUNK_ROWS) {
+          writeTasks.push({
+            stage: 'write',
+            taskId: ids[i],
+            spillPath: join(work, `spill-${ids[i]}.bin`),
+            from,
+            to: Math.min(maps[i].valid, from + CLEAN_CHUNK_ROWS),
+            part: writeTasks.length,
+            duplicates: dups[i],
+            partitions: P,
+            tables,
+            cleanDir: options.outputs.has('clean') ? paths.clean : null,
+            copyRows: options.loader !== undefined,
+          });
+        }
       }
-      const writeTask = (i: number): InteractionsTask => ({
-        stage: 'write',
-        taskId: ids[i],
-        spillPath: join(work, `spill-${ids[i]}.bin`),
-        duplicates: dups[i],
-        partitions: P,
-        tables,
-        firstPart: firstPart[i],
-        cleanDir: options.outputs.has('clean') ? paths.clean : null,
-        copyText: options.loader !== undefined,
-      });
       if (options.loader) {
-        // Bounded: at most `window` splits' COPY text in memory while PostgreSQL catches up.
-        const window = 4;
+        // A sliding window: at most `window` tasks' rows exist (in a worker or waiting here) while
+        // PostgreSQL catches up; the next task starts as soon as the oldest one is handed over.
+        const window = 2;
         const pending: Promise<WriteResult[]>[] = [];
-        for (let i = 0; i < splits.length; i++) {
-          pending.push(runTasks<WriteResult>('write', [writeTask(i)]));
-          if (pending.length >= window || i === splits.length - 1) {
-            while (pending.length > 0) {
-              const [r] = await (pending.shift() as Promise<WriteResult[]>);
-              if (r.copy) await options.loader.cleanRows(r.copy);
-            }
-          }
+        let submitted = 0;
+        const submit = () => pending.push(runTasks<WriteResult>('write', [writeTasks[submitted++]]));
+        while (submitted < Math.min(window, writeTasks.length)) submit();
+        while (pending.length > 0) {
+          const [r] = await (pending.shift() as Promise<WriteResult[]>);
+          if (submitted < writeTasks.length) submit();
+          for (const chunk of r.copy ?? []) await options.loader.cleanRows(chunk);
         }
         await options.loader.counts('users', countsCopy(users));
         await options.loader.counts('products', countsCopy(products));
         await options.loader.counts('daily', countsCopy(days, true));
         await options.loader.commit();
       } else {
-        await runTasks<WriteResult>(
-          'write',
-          splits.map((_, i) => writeTask(i)),
-        );
+        await runTasks<WriteResult>('write', writeTasks);
       }
     }
 

@@ -4,7 +4,7 @@
  * and line (for the correct stage). Each stage reads only the file it needs.
  */
 
-import { readColumnFile, writeColumnFile, type Column } from '../../workers/column-file.js';
+import { readColumnFile, readColumnRows, writeColumnFile, type Column } from '../../workers/column-file.js';
 
 /** Rejects of one split, in input order. */
 export interface RejectColumns {
@@ -47,11 +47,13 @@ export async function writeRowsSpill(path: string, s: RowsSpill): Promise<void> 
   await writeColumnFile(path, { count, dictionary }, columns);
 }
 
-export async function readRowsSpill(path: string): Promise<RowsSpill> {
-  const { meta, columns } = await readColumnFile(path);
+/** Rows [from, to) of a rows spill; `count` is then `to - from`. */
+export async function readRowsSpillRange(path: string, from: number, to: number): Promise<RowsSpill> {
+  const { meta, columns } = await readColumnRows(path, from, to);
   return {
-    ...(meta as { count: number; dictionary: string[] }),
     ...(columns as unknown as Omit<RowsSpill, 'count' | 'dictionary'>),
+    count: to - from,
+    dictionary: (meta as { dictionary: string[] }).dictionary,
   };
 }
 

@@ -118,18 +118,22 @@ export interface WriteTask {
   duplicates: Float64Array;
   partitions: number;
   tables: { users: CountTableHandle[]; products: CountTableHandle[]; pairs: CountTableHandle[] };
-  /** Number of the split's first clean part: parts are numbered in input order across splits. */
-  firstPart: number;
+  /** The range of the split's spilled rows (duplicates included) this task writes. */
+  from: number;
+  to: number;
+  /** Number of the clean part this task writes: parts are numbered in input order. */
+  part: number;
   /** Directory of the clean parts, or null. */
   cleanDir: string | null;
-  /** Produce PostgreSQL COPY text of the clean rows. */
-  copyText: boolean;
+  /** Produce the clean rows in PostgreSQL's binary COPY format. */
+  copyRows: boolean;
 }
 
 export interface WriteResult {
   taskId: number;
   rows: number;
-  copy: Uint8Array | null;
+  /** The range's rows in binary COPY format (one chunk), or null. */
+  copy: Uint8Array[] | null;
   /** Clean part files written. */
   parts: string[];
 }

@@ -1,10 +1,11 @@
 /**
- * Stage 5, one split per task: the split's valid, non-duplicate rows joined with the final counts
- * (looked up in the shared tables of the merge stage), written as the split's clean Parquet part
- * and, when loading PostgreSQL, as COPY text. Memory: the split's rows as columns.
+ * Stage 5, one range of a split's valid rows per task (at most CLEAN_CHUNK_ROWS): those rows less
+ * duplicates, joined with their final counts (looked up in the merge stage's shared tables), written
+ * as one clean Parquet file and, when loading PostgreSQL, as one chunk of binary COPY rows. Memory:
+ * the range's rows as columns (~100 bytes a row) and a parquet-wasm heap sized for one such file.
  */
 
-import { readRowsSpill } from './spill.js';
+import { readRowsSpillRange } from './spill.js';
 import { CountTable } from '../../workers/count-table.js';
 import { murmur3Int64, murmur3Words } from '../../partitioners/murmur3.js';
 import {
@@ -14,29 +15,34 @@ import {
   timestampFromSeconds,
   writeParquetFile,
 } from '../../io/parquet-write.js';
-import { int64Text, timestampText } from '../../io/text-format.js';
+import { PgBinaryRowWriter } from '../../io/pg-binary-copy.js';
 import type { WriteResult, WriteTask } from './tasks.js';
 import { join } from 'node:path';
-import { CLEAN_CHUNK_ROWS, partName } from './outputs.js';
+import { partName } from './outputs.js';
 
 export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
-  const spill = await readRowsSpill(`${task.spillPath}.rows`);
+  const spill = await readRowsSpillRange(`${task.spillPath}.rows`, task.from, task.to);
   const users = task.tables.users.map((h) => CountTable.fromHandle(h));
   const products = task.tables.products.map((h) => CountTable.fromHandle(h));
   const pairs = task.tables.pairs.map((h) => CountTable.fromHandle(h));
   const dups = task.duplicates;
-  const n = spill.count - dups.length;
+  const { userWords, productWords, idWords, seconds, pos } = spill;
+  const count = spill.count; // the task's range of the split's rows
+  // The split's duplicates that fall in this range: both lists are in position order.
+  let j = 0;
+  if (count > 0) while (j < dups.length && dups[j] < pos[0]) j++;
+  let dupsInRange = 0;
+  while (count > 0 && j + dupsInRange < dups.length && dups[j + dupsInRange] <= pos[count - 1]) dupsInRange++;
+  const n = count - dupsInRange;
   const ids = new Uint32Array(n * 2);
   const us = new Uint32Array(n * 2);
   const ps = new Uint32Array(n * 2);
   const secs = new Float64Array(n);
   const action = new Uint16Array(n);
   const pairKeys = new Uint32Array(n * 4);
-  const { userWords, productWords, idWords, seconds, pos } = spill;
   const actionOf = spill.action;
-  let j = 0;
   let o = 0;
-  for (let i = 0, count = spill.count; i < count; i++) {
+  for (let i = 0; i < count; i++) {
     if (j < dups.length && pos[i] === dups[j]) {
       j++;
       continue;
@@ -73,39 +79,39 @@ export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
   const pairCount = joinCounts(pairKeys, 4, pairHash, pairs);
   const parts: string[] = [];
   if (task.cleanDir !== null) {
-    // Bounded chunks, one file each: parquet-wasm's heap grows to the largest file it encodes and
-    // never shrinks (a 1.33M-row file took 155 MiB), so the chunk size bounds each worker's heap.
-    for (let a = 0, c = 0; a < n || (a === 0 && c === 0); a += CLEAN_CHUNK_ROWS, c++) {
-      const b = Math.min(n, a + CLEAN_CHUNK_ROWS);
-      const path = join(task.cleanDir, partName(task.firstPart + c));
-      await writeParquetFile(
-        path,
-        {
-          interaction_id: int64FromWords(ids.subarray(2 * a, 2 * b)),
-          user_id: int64FromWords(us.subarray(2 * a, 2 * b)),
-          product_id: int64FromWords(ps.subarray(2 * a, 2 * b)),
-          action: dictionaryStrings(action.subarray(a, b), spill.dictionary),
-          timestamp: timestampFromSeconds(secs.subarray(a, b)),
-          user_interaction_count: int64FromNumbers(userCount.subarray(a, b)),
-          product_interaction_count: int64FromNumbers(productCount.subarray(a, b)),
-          interaction_count: int64FromNumbers(pairCount.subarray(a, b)),
-        },
-        { plainColumns: ['interaction_id', 'timestamp'] },
-      );
-      parts.push(path);
-    }
+    const path = join(task.cleanDir, partName(task.part));
+    await writeParquetFile(
+      path,
+      {
+        interaction_id: int64FromWords(ids),
+        user_id: int64FromWords(us),
+        product_id: int64FromWords(ps),
+        action: dictionaryStrings(action, spill.dictionary),
+        timestamp: timestampFromSeconds(secs),
+        user_interaction_count: int64FromNumbers(userCount),
+        product_interaction_count: int64FromNumbers(productCount),
+        interaction_count: int64FromNumbers(pairCount),
+      },
+      { plainColumns: ['interaction_id', 'timestamp'] },
+    );
+    parts.push(path);
   }
-  let copy: Uint8Array | null = null;
-  if (task.copyText) {
-    const dict = spill.dictionary.map(copyEscape);
-    const lines: string[] = new Array(n);
+  let copy: Uint8Array[] | null = null;
+  if (task.copyRows) {
+    const dict = spill.dictionary.map((a) => Buffer.from(a, 'utf8'));
+    const w = new PgBinaryRowWriter(n * 100 + 64);
     for (let k = 0; k < n; k++) {
-      lines[k] =
-        `${int64Text(ids[2 * k], ids[2 * k + 1])}\t${int64Text(us[2 * k], us[2 * k + 1])}\t` +
-        `${int64Text(ps[2 * k], ps[2 * k + 1])}\t${dict[action[k]]}\t${timestampText(secs[k])}\t` +
-        `${userCount[k]}\t${productCount[k]}\t${pairCount[k]}\n`;
+      w.row(8);
+      w.int8Words(ids[2 * k], ids[2 * k + 1]);
+      w.int8Words(us[2 * k], us[2 * k + 1]);
+      w.int8Words(ps[2 * k], ps[2 * k + 1]);
+      w.bytes(dict[action[k]]);
+      w.timestamp(secs[k]);
+      w.int8(userCount[k]);
+      w.int8(productCount[k]);
+      w.int8(pairCount[k]);
     }
-    copy = Buffer.from(lines.join(''), 'utf8');
+    copy = [w.take()];
   }
   return { taskId: task.taskId, rows: n, copy, parts };
 }
@@ -139,11 +145,4 @@ function joinCounts(
     }
   }
   return out;
-}
-
-/** Escapes a value for PostgreSQL's COPY text format. */
-export function copyEscape(value: string): string {
-  return value.replace(/[\\\t\n\r]/g, (c) =>
-    c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r',
-  );
 }
