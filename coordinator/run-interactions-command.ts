@@ -30,10 +30,20 @@ export async function runInteractionsCommand(
   let server: MetricsServer | undefined;
   if (options.metricsPort !== undefined) {
     server = await startMetricsServer(metrics.registry, { port: options.metricsPort });
-    hooks.log?.(`metrics: serving ${server.url}/metrics`);
+    hooks.log?.(`metrics: serving ${server.url}`);
   }
   const counters = LiveCounters.create();
   const pool = new WorkerPool({ workers: options.workers, counters: counters.buffer, metrics });
+  // Rows and bytes reach Prometheus while the run lasts, from the counters the workers share;
+  // the end tops them up to the run's exact totals.
+  const live = { rows: 0, bytes: 0 };
+  const feed = setInterval(() => {
+    const now = counters.read();
+    metrics.rowsRead.inc(now.rows - live.rows);
+    metrics.bytesRead.inc(now.bytes - live.bytes);
+    live.rows = now.rows;
+    live.bytes = now.bytes;
+  }, 500).unref();
   let progress: Progress | undefined;
   const loader = hooks.openLoader ? await hooks.openLoader() : undefined;
   try {
@@ -63,10 +73,11 @@ export async function runInteractionsCommand(
       },
       runTasks,
     );
+    clearInterval(feed);
     metrics.recordRows({
-      rowsRead: summary.rows_read,
+      rowsRead: Math.max(0, summary.rows_read - live.rows),
       rowsValid: summary.rows_valid,
-      bytesRead: summary.bytes,
+      bytesRead: Math.max(0, summary.bytes - live.bytes),
       rejected: summary.rejected_by_reason,
     });
     const seconds = (performance.now() - started) / 1000;
@@ -80,6 +91,7 @@ export async function runInteractionsCommand(
       ...(loader ? { pg: loader.stats() } : {}),
     };
   } finally {
+    clearInterval(feed);
     progress?.stop();
     await loader?.close();
     await pool.close();

@@ -60,10 +60,12 @@ export async function readCsvSplit(options: ReadCsvSplitOptions): Promise<SplitR
   if (options.gzip) {
     // A gzip file is one split; bytes before `start` (the header) are decompressed and dropped.
     let offset = 0;
-    const stream = createReadStream(path).pipe(createGunzip());
+    const file = createReadStream(path);
+    // Progress counts the compressed bytes read: the file's size is what the plan knows.
+    if (options.onBytes) file.on('data', (chunk: string | Buffer) => options.onBytes?.(chunk.length));
+    const stream = file.pipe(createGunzip());
     for await (const raw of stream as AsyncIterable<Buffer>) {
       options.signal?.throwIfAborted();
-      options.onBytes?.(raw.length);
       const skip = Math.max(0, Math.min(raw.length, start - offset));
       if (skip < raw.length) decoder.push(raw.subarray(skip), offset + skip);
       offset += raw.length;
@@ -83,7 +85,8 @@ export async function readCsvSplit(options: ReadCsvSplitOptions): Promise<SplitR
       options.signal?.throwIfAborted();
       const { bytesRead } = await handle.read(block, 0, blockBytes, position);
       if (bytesRead === 0) break;
-      options.onBytes?.(bytesRead);
+      // Only bytes of [start, end) count toward progress, so the splits of a file add up to it.
+      options.onBytes?.(Math.max(0, Math.min(position + bytesRead, end) - Math.max(position, start)));
       let chunk = block.subarray(0, bytesRead);
       let chunkOffset = position;
       position += bytesRead;

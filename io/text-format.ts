@@ -32,13 +32,3 @@ export function dayText(days: number): string {
   const [y, m, d] = civilFromDays(days);
   return `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}`;
 }
-
-/** `YYYY-MM-DD hh:mm:ss` of wall-clock seconds since 1970-01-01 00:00:00. */
-export function timestampText(seconds: number): string {
-  const days = Math.floor(seconds / 86400);
-  let rest = seconds - days * 86400;
-  const h = Math.floor(rest / 3600);
-  rest -= h * 3600;
-  const mi = Math.floor(rest / 60);
-  return `${dayText(days)} ${pad(h, 2)}:${pad(mi, 2)}:${pad(rest - mi * 60, 2)}`;
-}

@@ -95,10 +95,11 @@ interface PlannedSplit extends SplitTask {
 
 async function planInputs(
   options: InteractionsOptions,
-): Promise<{ splits: PlannedSplit[]; bytes: number; files: number }> {
+): Promise<{ splits: PlannedSplit[]; bytes: number; progressBytes: number; files: number }> {
   const files = await expandInputs(options.inputs);
   const splits: PlannedSplit[] = [];
   let bytes = 0;
+  let progressBytes = 0;
   for (let f = 0; f < files.length; f++) {
     const { path, size } = files[f];
     const gzip = path.endsWith('.gz');
@@ -112,6 +113,8 @@ async function planInputs(
       fieldCount: header.names.length,
     };
     bytes += size;
+    // What the readers report as they go: a plain file's bytes after its header, a gzip file's all.
+    progressBytes += gzip ? size : size - header.dataStart;
     if (gzip) splits.push({ ...common, start: header.dataStart, end: Infinity, aligned: true });
     else {
       for (const r of planSplitRanges(size, options.splitBytes, header.dataStart)) {
@@ -119,7 +122,7 @@ async function planInputs(
       }
     }
   }
-  return { splits, bytes, files: files.length };
+  return { splits, bytes, progressBytes, files: files.length };
 }
 
 function monthText(m: number): string {
@@ -133,7 +136,7 @@ export async function runInteractions(
   const P = options.partitions;
   const paths = outputPaths(options.out);
   const plan = await planInputs(options);
-  options.onPlan?.(plan.bytes);
+  options.onPlan?.(plan.progressBytes);
   const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'shardflow-'));
   try {
     await mkdir(options.out, { recursive: true });
