@@ -111,7 +111,12 @@ export class CsvDecoder {
    */
   push(chunk: Uint8Array, chunkOffset: number): void {
     if (this.#done) return;
-    let buf = chunk;
+    // Always a plain Uint8Array: a Buffer (a subclass with its own hidden class) beside the plain
+    // arrays of joined records would make every byte load in the hot loops polymorphic.
+    let buf =
+      chunk.constructor === Uint8Array
+        ? chunk
+        : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     let base = chunkOffset;
     if (this.#pending !== null) {
       const joined = new Uint8Array(this.#pending.length + chunk.length);

@@ -137,6 +137,9 @@ export async function runInteractions(
   const paths = outputPaths(options.out);
   const plan = await planInputs(options);
   options.onPlan?.(plan.progressBytes);
+  // The outputs need apache-arrow and parquet-wasm at the end: load them while the workers map.
+  const parquetModule = import('../../io/parquet-write.js');
+  parquetModule.catch(() => {}); // a load error surfaces where it is awaited
   const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'shardflow-'));
   try {
     await mkdir(options.out, { recursive: true });
@@ -273,7 +276,7 @@ export async function runInteractions(
     partials.length = 0;
     for (const m of maps) m.counts = NO_COUNTS;
     options.onPhase?.('writing outputs');
-    const { dateFromDays, int64FromNumbers, writeParquetFile } = await import('../../io/parquet-write.js');
+    const { dateFromDays, int64FromNumbers, writeParquetFile } = await parquetModule;
     const users = gather(
       merges.map((m) => m.users),
       2,
