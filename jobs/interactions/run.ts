@@ -12,6 +12,7 @@ import { expandInputs } from '../../io/input-paths.js';
 import { readCsvHeader } from '../../io/csv-header.js';
 import { planSplitRanges } from '../../partitioners/plan-splits.js';
 import { sortedOrder } from '../../workers/sort-keys.js';
+import { denseCounts } from '../../workers/dense-counts.js';
 import { dayText, int64Text } from '../../io/text-format.js';
 import { INTERACTION_COLUMNS, REJECT_REASONS, DUPLICATE_ID } from './rules.js';
 import { CLEAN_CHUNK_ROWS, outputPaths, partName, type OutputName } from './outputs.js';
@@ -307,6 +308,10 @@ export async function runInteractions(
         products: merges.map((m) => m.tables!.products),
         pairs: merges.map((m) => m.tables!.pairs),
       };
+      const dense = {
+        users: denseCounts(users.keys, users.counts),
+        products: denseCounts(products.keys, products.counts),
+      };
       const months = new Set<number>();
       for (const m of maps) for (const month of m.months) months.add(month);
       await options.loader?.begin([...months].sort((a, b) => a - b).map(monthText));
@@ -324,6 +329,7 @@ export async function runInteractions(
             duplicates: dups[i],
             partitions: P,
             tables,
+            dense,
             cleanDir: options.outputs.has('clean') ? paths.clean : null,
             copyRows: options.loader !== undefined,
           });

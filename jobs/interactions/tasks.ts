@@ -118,6 +118,8 @@ export interface WriteTask {
   duplicates: Float64Array;
   partitions: number;
   tables: { users: CountTableHandle[]; products: CountTableHandle[]; pairs: CountTableHandle[] };
+  /** User and product counts indexed by id, when the ids are dense enough (see denseCounts). */
+  dense: { users: Float64Array | null; products: Float64Array | null };
   /** The range of the split's spilled rows (duplicates included) this task writes. */
   from: number;
   to: number;

@@ -65,17 +65,14 @@ export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
     action[o] = actionOf[i];
     o++;
   }
-  // Hashes are computed here, one loop per key kind, so each loop's calls stay monomorphic.
-  const userHash = new Uint32Array(n);
-  const productHash = new Uint32Array(n);
   const pairHash = new Uint32Array(n);
-  for (let i = 0; i < n; i++) {
-    userHash[i] = murmur3Int64(us[2 * i], us[2 * i + 1]);
-    productHash[i] = murmur3Int64(ps[2 * i], ps[2 * i + 1]);
-    pairHash[i] = murmur3Words(pairKeys, 4 * i, 4);
-  }
-  const userCount = joinCounts(us, 2, userHash, users);
-  const productCount = joinCounts(ps, 2, productHash, products);
+  for (let i = 0; i < n; i++) pairHash[i] = murmur3Words(pairKeys, 4 * i, 4);
+  const userCount = task.dense.users
+    ? lookupDense(us, n, task.dense.users)
+    : joinCounts(us, 2, hashInt64Keys(us, n), users);
+  const productCount = task.dense.products
+    ? lookupDense(ps, n, task.dense.products)
+    : joinCounts(ps, 2, hashInt64Keys(ps, n), products);
   const pairCount = joinCounts(pairKeys, 4, pairHash, pairs);
   const parts: string[] = [];
   if (task.cleanDir !== null) {
@@ -114,6 +111,20 @@ export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
     copy = [w.take()];
   }
   return { taskId: task.taskId, rows: n, copy, parts };
+}
+
+/** murmur3 of each of `n` int64 keys held as (lo, hi) words. */
+function hashInt64Keys(keys: Uint32Array, n: number): Uint32Array {
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) out[i] = murmur3Int64(keys[2 * i], keys[2 * i + 1]);
+  return out;
+}
+
+/** Counts of `n` int64 keys (all present in `dense`, which is indexed by their low words). */
+function lookupDense(keys: Uint32Array, n: number, dense: Float64Array): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = dense[keys[2 * i]];
+  return out;
 }
 
 /**
