@@ -170,6 +170,19 @@ export class CsvDecoder {
     r.flags = flags;
   }
 
+  /** Hands the record whose fields are already in place to the callback. */
+  #emit(fieldCount: number, rawStart: number, rawEnd: number, base: number, malformed: boolean): void {
+    const rec = this.#record;
+    rec.fieldCount = fieldCount;
+    rec.rawStart = rawStart;
+    rec.rawEnd = rawEnd;
+    rec.offset = base + rawStart;
+    rec.line = this.#line;
+    rec.malformed = malformed;
+    this.records++;
+    this.#onRecord(rec);
+  }
+
   /**
    * The fast path for the common record: no quote, no lone CR, and no space or tab at either end
    * of a field, before its LF or CRLF. Such a record needs no trimming or unquoting, so each byte costs one comparison (every byte above the
@@ -225,14 +238,7 @@ export class CsvDecoder {
       return i + lineEnd;
     }
     rec.flags.fill(0, 0, nf);
-    rec.fieldCount = nf;
-    rec.rawStart = pos;
-    rec.rawEnd = i;
-    rec.offset = base + pos;
-    rec.line = this.#line;
-    rec.malformed = false;
-    this.records++;
-    this.#onRecord(rec);
+    this.#emit(nf, pos, i, base, false);
     this.#line += 1;
     this.linesConsumed = this.#line;
     return i + lineEnd;
@@ -355,16 +361,7 @@ export class CsvDecoder {
       }
       if (newlines > 0) this.sawQuotedNewline = true;
       const empty = nf === 1 && rec.flags[0] === 0 && rec.starts[0] === rec.ends[0];
-      if (!empty) {
-        rec.fieldCount = nf;
-        rec.rawStart = pos;
-        rec.rawEnd = rawEnd;
-        rec.offset = base + pos;
-        rec.line = this.#line;
-        rec.malformed = malformed;
-        this.records++;
-        this.#onRecord(rec);
-      }
+      if (!empty) this.#emit(nf, pos, rawEnd, base, malformed);
       this.#line += 1 + newlines;
       this.linesConsumed = this.#line;
       pos = next;

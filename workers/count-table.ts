@@ -126,6 +126,8 @@ export class CountTable {
     return 0;
   }
 
+  // `get` repeats `add`'s probe loop on purpose: sharing it through a private method measured 9%
+  // slower on the map stage (both are on every row's path).
   /** Count of a key, 0 when absent. */
   get(words: Uint32Array, offset: number, hash: number): number {
     hash = hash >>> 0;
