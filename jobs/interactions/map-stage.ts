@@ -39,6 +39,10 @@ export async function runMapStage(
   const posBase = split.fileIndex * TWO_40;
   // Pairs barely repeat within a split, so they travel as raw rows (see partitionRawKeys).
   const counts = new InteractionCounts(false);
+  // Actions and months matter only to the row spill (clean rows, PostgreSQL), lines only to the
+  // rejects spill: a counts-only run skips that work on every row.
+  const keepRows = task.spillRows;
+  const keepLines = task.spillRejects;
   // Valid-row columns are plain typed arrays grown together: one element type per array keeps the
   // hot loop's element stores monomorphic (a generic builder measured 3× slower here).
   let cap = Math.max(
@@ -147,16 +151,18 @@ export async function runMapStage(
     const secs = parseTimestamp(buf, starts[cTs], ends[cTs]);
     if (secs !== secs) return reject(rec, BAD_TIMESTAMP);
     seconds[valid] = secs;
-    actions[valid] = actionIndex(
-      buf,
-      starts[cAction],
-      ends[cAction],
-      (rec.flags[cAction] & FIELD_ESCAPED) !== 0,
-    );
+    if (keepRows) {
+      actions[valid] = actionIndex(
+        buf,
+        starts[cAction],
+        ends[cAction],
+        (rec.flags[cAction] & FIELD_ESCAPED) !== 0,
+      );
+      daysSeen[Math.floor(secs / 86400) + DAY_BIAS] = 1;
+    }
     positions[valid] = posBase + rec.offset;
-    lines[valid] = rec.line;
+    if (keepLines) lines[valid] = rec.line;
     parts[valid] = murmur3Int64(ids[at], ids[at + 1]) % partitions;
-    daysSeen[Math.floor(secs / 86400) + DAY_BIAS] = 1;
     counts.add(users, products, at, secs, 1);
     valid++;
   };

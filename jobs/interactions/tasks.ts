@@ -45,7 +45,7 @@ export interface MapResult {
   valid: number;
   rejected: number[];
   multiline: boolean;
-  /** Months present (year · 12 + month − 1). */
+  /** Months present (year · 12 + month − 1); only collected when the rows are spilled. */
   months: number[];
   dedup: DedupBuckets;
   /** Counts of every row that passed rules 1–5 (duplicates included). */
