@@ -3,6 +3,7 @@
  * PostgreSQL loader, and returns the summary the CLI prints.
  */
 
+import { createHash } from 'node:crypto';
 import { WorkerPool } from './worker-pool.js';
 import { createRunMetrics } from '../metrics/run-metrics.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
@@ -23,9 +24,11 @@ export interface RunInteractionsHooks {
 export async function runInteractionsCommand(
   options: RunOptions,
   hooks: RunInteractionsHooks = {},
-): Promise<InteractionsSummary & { seconds: number; pg?: PgLoadStats }> {
+): Promise<InteractionsSummary & { seconds: number; run_id: string; pg?: PgLoadStats }> {
   const started = performance.now();
   const metrics = createRunMetrics({ job: 'interactions' });
+  const runId = runIdOf(options);
+  metrics.setRunId(runId);
   metrics.initReasons(REJECT_REASONS);
   let server: MetricsServer | undefined;
   if (options.metricsPort !== undefined) {
@@ -88,6 +91,7 @@ export async function runInteractionsCommand(
     return {
       ...summary,
       seconds: Math.round(seconds * 1000) / 1000,
+      run_id: runId,
       ...(loader ? { pg: loader.stats() } : {}),
     };
   } finally {
@@ -97,4 +101,20 @@ export async function runInteractionsCommand(
     await pool.close();
     await server?.close();
   }
+}
+
+/**
+ * The run's id: a digest of the job, its inputs and the options that shape its outputs, so the
+ * same run gets the same id (metrics `run_id`, the summary's `run_id`).
+ */
+export function runIdOf(options: RunOptions): string {
+  const shape = {
+    job: 'interactions',
+    inputs: options.inputs,
+    out: options.out,
+    outputs: [...options.outputs].sort(),
+    partitions: options.partitions,
+    splitBytes: options.splitBytes,
+  };
+  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 12);
 }
