@@ -76,7 +76,7 @@ export async function runMapStage(
   rejRawOffsets.push(0);
   const rejected = [0, 0, 0, 0, 0, 0];
   // Days seen, as a bitmap over years 0001–9999, so no Date is built per row.
-  const daysSeen = new Uint8Array(DAY_SPAN);
+  const daysSeen = new Uint8Array(task.spillRows ? DAY_SPAN : 0); // months matter to the row spill only
   const dictionary: string[] = [];
   const dictBytes: Uint8Array[] = [];
   const dictMap = new Map<string, number>();
@@ -231,7 +231,7 @@ export async function runMapStage(
     valid,
     rejected,
     multiline: read.sawQuotedNewline,
-    months: monthsOfDays(daysSeen),
+    months: task.spillRows ? monthsOfDays(daysSeen) : [],
     dedup: { offsets: partOffsets, keys: keyWords, pos: keyPos },
     counts: {
       ...counts.partitioned(partitions),
