@@ -68,15 +68,6 @@ export class WorkerPool {
     }
   }
 
-  /** Current pool gauges. */
-  get stats(): { utilization: number; queueSize: number; threads: number } {
-    return {
-      utilization: this.#pool.utilization,
-      queueSize: this.#pool.queueSize,
-      threads: this.#pool.threads.length,
-    };
-  }
-
   async close(): Promise<void> {
     clearInterval(this.#sampler);
     await this.#pool.destroy();

@@ -33,8 +33,6 @@ export interface ReadCsvSplitOptions {
 
 /** What a split read saw. */
 export interface SplitReadResult {
-  /** Bytes of the records this split owns, terminators included. */
-  bytes: number;
   /** Physical lines owned (records, empty lines and line breaks inside quoted fields). */
   lines: number;
   /** Non-empty records. */
@@ -71,7 +69,7 @@ export async function readCsvSplit(options: ReadCsvSplitOptions): Promise<SplitR
       offset += raw.length;
     }
     decoder.end();
-    return result(decoder, start, offset, firstOffset);
+    return result(decoder, firstOffset);
   }
   const handle = await open(path, 'r');
   try {
@@ -103,16 +101,14 @@ export async function readCsvSplit(options: ReadCsvSplitOptions): Promise<SplitR
       if (decoder.done) break;
     }
     if (!decoder.done) decoder.end();
-    const lastEnd = Math.max(recordStart, Math.min(position, end));
-    return result(decoder, recordStart, lastEnd, firstOffset);
+    return result(decoder, firstOffset);
   } finally {
     await handle.close();
   }
 }
 
-function result(decoder: CsvDecoder, from: number, to: number, firstOffset: number): SplitReadResult {
+function result(decoder: CsvDecoder, firstOffset: number): SplitReadResult {
   return {
-    bytes: Math.max(0, to - from),
     lines: decoder.linesConsumed,
     records: decoder.records,
     sawQuotedNewline: decoder.sawQuotedNewline,

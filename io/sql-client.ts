@@ -1,7 +1,7 @@
 import { PostgresError } from '../errors.js';
 import type { PgTarget } from './pg-config.js';
 
-/** Data for one COPY ... FROM STDIN: text-format bytes, in order, in chunks of any size. */
+/** Data for one COPY ... FROM STDIN, in the statement's format (text or binary), in order, in chunks of any size. */
 export type CopyChunks = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 /**

@@ -13,11 +13,6 @@ export class Growable<T extends Uint8Array | Uint16Array | Uint32Array | Int32Ar
     this.#data = new ctor(Math.max(16, capacity));
   }
 
-  /** The backing array; valid until the next growth. */
-  get data(): T {
-    return this.#data;
-  }
-
   /** Makes room for `n` more elements and returns the backing array. */
   reserve(n: number): T {
     const need = this.length + n;
@@ -46,10 +41,5 @@ export class Growable<T extends Uint8Array | Uint16Array | Uint32Array | Int32Ar
   /** The filled prefix (a view, not a copy). */
   view(): T {
     return this.#data.subarray(0, this.length) as T;
-  }
-
-  /** A right-sized copy. */
-  toArray(): T {
-    return this.#data.slice(0, this.length) as T;
   }
 }

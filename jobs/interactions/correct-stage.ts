@@ -11,13 +11,11 @@ import { InteractionCounts } from './interaction-counts.js';
 import { DUPLICATE_ID, REJECT_REASONS, parseInt64, parseTimestamp } from './rules.js';
 import { MAX_RAW_BYTES } from './map-stage.js';
 import { readRejectsSpill, type RejectsSpill } from './spill.js';
-import type { CorrectResult, CorrectTask } from './tasks.js';
-
-const TWO_40 = 1099511627776;
+import { positionBase, type CorrectResult, type CorrectTask } from './tasks.js';
 
 export async function runCorrectStage(task: CorrectTask): Promise<CorrectResult> {
   const dups = task.duplicates;
-  const base = task.split.fileIndex * TWO_40;
+  const base = positionBase(task.split.fileIndex);
   const [, cUser, cProduct, , cTs] = task.columns;
   const raws: string[] = new Array(dups.length);
   let counts: CorrectResult['counts'] = null;

@@ -24,9 +24,8 @@ import {
 } from './rules.js';
 import { writeRejectsSpill, writeRowsSpill } from './spill.js';
 import { InteractionCounts } from './interaction-counts.js';
-import type { MapTask, MapResult } from './tasks.js';
+import { positionBase, type MapTask, type MapResult } from './tasks.js';
 
-const TWO_40 = 1099511627776;
 /** Raw lines kept in the rejects output are cut to this many bytes. */
 export const MAX_RAW_BYTES = 64 * 1024;
 
@@ -36,7 +35,7 @@ export async function runMapStage(
 ): Promise<MapResult> {
   const { split, columns, fieldCount, partitions } = task;
   const [cId, cUser, cProduct, cAction, cTs] = columns;
-  const posBase = split.fileIndex * TWO_40;
+  const posBase = positionBase(split.fileIndex);
   // Pairs barely repeat within a split, so they travel as raw rows (see partitionRawKeys).
   const counts = new InteractionCounts(false);
   // Actions and months matter only to the row spill (clean rows, PostgreSQL), lines only to the

@@ -34,7 +34,6 @@ export async function runMergeStage(task: MergeTask): Promise<MergeResult> {
     users: compact(users),
     products: compact(products),
     days: compact(days),
-    pairsCount: pairs.size,
     tables: task.keepTables
       ? // Sized from the partials, the working tables are mostly empty; the write stage's lookups
         // read compact shared copies (pairs of 10M rows: about half the memory).

@@ -17,6 +17,7 @@ import { dayText, int64Text } from '../../io/text-format.js';
 import { INTERACTION_COLUMNS, REJECT_REASONS, DUPLICATE_ID } from './rules.js';
 import { CLEAN_CHUNK_ROWS, outputPaths, partName, type OutputName } from './outputs.js';
 import type { CountPartials } from './interaction-counts.js';
+import { positionBase } from './tasks.js';
 import type {
   DedupResult,
   CorrectResult,
@@ -27,7 +28,6 @@ import type {
   WriteResult,
 } from './tasks.js';
 
-const TWO_40 = 1099511627776;
 const NO_COUNTS: CountPartials = (() => {
   const empty = {
     width: 1,
@@ -142,6 +142,7 @@ export async function runInteractions(
   const parquetModule = import('../../io/parquet-write.js');
   parquetModule.catch(() => {}); // a load error surfaces where it is awaited
   const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'shardflow-'));
+  const spillPathOf = (taskId: number): string => join(work, `spill-${taskId}.bin`);
   try {
     await mkdir(options.out, { recursive: true });
     for (const name of options.outputs) await rm(paths[name], { recursive: true, force: true });
@@ -164,7 +165,7 @@ export async function runInteractions(
       countPairs,
       spillRows: needRows,
       spillRejects: options.outputs.has('rejects'),
-      spillPath: join(work, `spill-${taskId}.bin`),
+      spillPath: spillPathOf(taskId),
     });
     let ids = splits.map(() => taskCounter++);
     let maps = await runTasks<MapResult>(
@@ -217,7 +218,7 @@ export async function runInteractions(
     // The (id, position) buckets are done with: let them go before the next stages allocate.
     buckets.length = 0;
     for (const m of maps) m.dedup = NO_BUCKETS;
-    const splitStarts = splits.map((s) => s.fileIndex * TWO_40 + s.start);
+    const splitStarts = splits.map((s) => positionBase(s.fileIndex) + s.start);
     const dupsBySplit: number[][] = splits.map(() => []);
     for (const d of dedups) {
       for (const pos of d.duplicates) {
@@ -247,7 +248,7 @@ export async function runInteractions(
                 taskId: ids[i],
                 split: s,
                 columns: s.columns,
-                spillPath: join(work, `spill-${ids[i]}.bin`),
+                spillPath: spillPathOf(ids[i]),
                 partitions: P,
                 countPairs,
                 duplicates: dups[i],
@@ -277,7 +278,8 @@ export async function runInteractions(
     partials.length = 0;
     for (const m of maps) m.counts = NO_COUNTS;
     options.onPhase?.('writing outputs');
-    const { dateFromDays, int64FromNumbers, writeParquetFile } = await parquetModule;
+    const parquet = await parquetModule;
+    const { dateFromDays, int64FromNumbers, writeParquetFile } = parquet;
     const users = gather(
       merges.map((m) => m.users),
       2,
@@ -290,13 +292,11 @@ export async function runInteractions(
       merges.map((m) => m.days),
       1,
     );
-    if (options.outputs.has('users')) await writeCounts(paths.users, 'user_id', users);
-    if (options.outputs.has('products')) await writeCounts(paths.products, 'product_id', products);
+    if (options.outputs.has('users')) await writeCounts(parquet, paths.users, 'user_id', users);
+    if (options.outputs.has('products')) await writeCounts(parquet, paths.products, 'product_id', products);
     if (options.outputs.has('daily')) {
       await writeParquetFile(paths.daily, {
-        day: dateFromDays(
-          Int32Array.from(new Int32Array(days.keys.buffer, days.keys.byteOffset, days.keys.length)),
-        ),
+        day: dateFromDays(new Int32Array(days.keys.buffer, days.keys.byteOffset, days.keys.length)),
         interactions: int64FromNumbers(days.counts),
       });
     }
@@ -322,7 +322,7 @@ export async function runInteractions(
           writeTasks.push({
             stage: 'write',
             taskId: ids[i],
-            spillPath: join(work, `spill-${ids[i]}.bin`),
+            spillPath: spillPathOf(ids[i]),
             from,
             to: Math.min(maps[i].valid, from + CLEAN_CHUNK_ROWS),
             part: writeTasks.length,
@@ -411,8 +411,13 @@ function gather(parts: Entries[], width: number): Entries {
   return { keys: sk, counts: sc };
 }
 
-async function writeCounts(path: string, keyName: string, e: Entries): Promise<void> {
-  const { int64FromNumbers, int64FromWords, writeParquetFile } = await import('../../io/parquet-write.js');
+async function writeCounts(
+  parquet: typeof import('../../io/parquet-write.js'),
+  path: string,
+  keyName: string,
+  e: Entries,
+): Promise<void> {
+  const { int64FromNumbers, int64FromWords, writeParquetFile } = parquet;
   await writeParquetFile(path, {
     [keyName]: int64FromWords(e.keys),
     interaction_count: int64FromNumbers(e.counts),

@@ -3,6 +3,14 @@
 import type { CountTableHandle } from '../../workers/count-table.js';
 import type { CountPartials } from './interaction-counts.js';
 
+/**
+ * Input positions order rows across files: file index · 2^40 + byte offset (exact in a float64
+ * for up to 8192 files of up to 1 TiB). Duplicates are decided by them ("earlier" = smaller).
+ */
+export function positionBase(fileIndex: number): number {
+  return fileIndex * 1099511627776;
+}
+
 /** One split of one input file. */
 export interface SplitTask {
   path: string;
@@ -107,7 +115,6 @@ export interface MergeResult {
   users: { keys: Uint32Array; counts: Float64Array };
   products: { keys: Uint32Array; counts: Float64Array };
   days: { keys: Uint32Array; counts: Float64Array };
-  pairsCount: number;
   tables: { users: CountTableHandle; products: CountTableHandle; pairs: CountTableHandle } | null;
 }
 
