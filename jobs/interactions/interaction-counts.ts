@@ -5,8 +5,10 @@
  */
 
 import { CountTable } from '../../workers/count-table.js';
+import { WindowCounts } from '../../workers/window-counts.js';
 import { partitionCounts, type PartitionedCounts } from '../../workers/partitioned-counts.js';
 import { murmur3Int64, murmur3Words } from '../../partitioners/murmur3.js';
+import { DAY_BIAS } from './rules.js';
 
 /** A task's partial counts, grouped by partition. */
 export interface CountPartials {
@@ -21,8 +23,13 @@ export class InteractionCounts {
   readonly #products = new CountTable(2, 1024);
   readonly #pairs = new CountTable(4, 16384);
   readonly #days = new CountTable(1, 512);
+  // Users, products and days in front of their tables: see WindowCounts (days biased to be ≥ 0).
+  readonly #userWindow = new WindowCounts();
+  readonly #productWindow = new WindowCounts();
+  readonly #dayWindow = new WindowCounts();
   readonly #pair = new Uint32Array(4);
   readonly #day = new Uint32Array(1);
+  readonly #word = new Uint32Array(2);
   readonly #countPairs: boolean;
 
   /** Pairs are counted only when `countPairs` (they are the costly table). */
@@ -36,8 +43,12 @@ export class InteractionCounts {
     const uhi = users[at + 1];
     const plo = products[at];
     const phi = products[at + 1];
-    this.#users.add(users, at, murmur3Int64(ulo, uhi), delta);
-    this.#products.add(products, at, murmur3Int64(plo, phi), delta);
+    if (uhi !== 0 || !this.#userWindow.add(ulo, delta)) {
+      this.#users.add(users, at, murmur3Int64(ulo, uhi), delta);
+    }
+    if (phi !== 0 || !this.#productWindow.add(plo, delta)) {
+      this.#products.add(products, at, murmur3Int64(plo, phi), delta);
+    }
     if (this.#countPairs) {
       const pair = this.#pair;
       pair[0] = ulo;
@@ -46,13 +57,29 @@ export class InteractionCounts {
       pair[3] = phi;
       this.#pairs.add(pair, 0, murmur3Words(pair, 0, 4), delta);
     }
-    const day = this.#day;
-    day[0] = Math.floor(seconds / 86400);
-    this.#days.add(day, 0, murmur3Words(day, 0, 1), delta);
+    const day = Math.floor(seconds / 86400);
+    if (!this.#dayWindow.add(day + DAY_BIAS, delta)) this.#addDay(day, delta);
   }
 
-  /** The partials grouped by `partitions`, in shared memory. */
+  #addDay(day: number, delta: number): void {
+    const words = this.#day;
+    words[0] = day; // as a uint32: days before 1970 wrap, the tables' key for them
+    this.#days.add(words, 0, murmur3Words(words, 0, 1), delta);
+  }
+
+  /** The partials grouped by `partitions`, in shared memory; the last call on this object. */
   partitioned(partitions: number): CountPartials {
+    const word = this.#word;
+    word[1] = 0;
+    this.#userWindow.forEach((id, n) => {
+      word[0] = id;
+      this.#users.add(word, 0, murmur3Int64(id, 0), n);
+    });
+    this.#productWindow.forEach((id, n) => {
+      word[0] = id;
+      this.#products.add(word, 0, murmur3Int64(id, 0), n);
+    });
+    this.#dayWindow.forEach((key, n) => this.#addDay(key - DAY_BIAS, n));
     return {
       users: partitionCounts(this.#users, partitions),
       products: partitionCounts(this.#products, partitions),

@@ -15,6 +15,7 @@ import { Growable } from '../../workers/growable.js';
 import {
   BAD_INTEGER,
   BAD_TIMESTAMP,
+  DAY_BIAS,
   MALFORMED_ROW,
   MISSING_FIELD,
   ZERO_ID,
@@ -239,7 +240,6 @@ export async function runMapStage(
   };
 }
 
-const DAY_BIAS = 719162; // -daysFromCivil(1, 1, 1)
 const DAY_SPAN = 3652059; // days from 0001-01-01 to 9999-12-31 inclusive
 
 const NO_PAIRS = Object.freeze({

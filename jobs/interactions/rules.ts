@@ -85,6 +85,9 @@ function digits2(buf: Uint8Array, i: number): number {
   return a * 10 + b;
 }
 
+/** -daysFromCivil(1, 1, 1): the day number of any valid timestamp (years 0001–9999) plus this is ≥ 0. */
+export const DAY_BIAS = 719162;
+
 /** Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
 export function daysFromCivil(y: number, m: number, d: number): number {
   y -= m <= 2 ? 1 : 0;
