@@ -34,13 +34,12 @@ test('WindowCounts counts near keys exactly and refuses keys beyond its span', (
       assert.ok(window.add(key, delta), `near key ${key} refused`);
       expected.set(key, (expected.get(key) ?? 0) + delta);
     }
-    const seen = new Map<number, number>();
-    let last = -1;
-    window.forEach((key, count) => {
-      assert.ok(key > last, 'keys in ascending order');
-      last = key;
-      seen.set(key, count);
-    });
+    const { keys, counts } = window.entries();
+    assert.ok(
+      keys.every((key, i) => i === 0 || key > keys[i - 1]),
+      'keys in ascending order',
+    );
+    const seen = new Map(Array.from(keys, (key, i) => [key, counts[i]]));
     assert.deepEqual(seen, new Map([...expected].filter(([, n]) => n !== 0)));
   }
 });
@@ -49,7 +48,5 @@ test('WindowCounts grows downwards to key 0 and never below it', () => {
   const window = new WindowCounts(1 << 16);
   for (const key of [40000, 3, 0, 65535]) assert.ok(window.add(key, 1), `key ${key}`);
   assert.equal(window.add(65536, 1), false, 'span 0 … 65536 is one key too many');
-  const keys: number[] = [];
-  window.forEach((key) => keys.push(key));
-  assert.deepEqual(keys, [0, 3, 40000, 65535]);
+  assert.deepEqual([...window.entries().keys], [0, 3, 40000, 65535]);
 });

@@ -4,7 +4,7 @@
  * offsets[p] … offsets[p+1]. Posting it to another thread copies nothing.
  */
 
-import type { CountTable } from './count-table.js';
+import type { CountEntries, CountTable } from './count-table.js';
 
 export interface PartitionedCounts {
   width: number;
@@ -17,21 +17,33 @@ export interface PartitionedCounts {
 
 /** Groups a table's entries by `hash % partitions` (a counting sort). */
 export function partitionCounts(table: CountTable, partitions: number): PartitionedCounts {
-  const e = table.entries();
-  const n = e.counts.length;
-  const w = e.width;
+  return partitionEntries([table.entries()], partitions);
+}
+
+/**
+ * Groups the entries of several sources of the same width by `hash % partitions`; a key may come
+ * from more than one source (its counts are then summed where the partials are merged).
+ */
+export function partitionEntries(sources: readonly CountEntries[], partitions: number): PartitionedCounts {
+  const w = sources[0].width;
+  let n = 0;
+  for (const e of sources) n += e.counts.length;
   const offsets = new Uint32Array(new SharedArrayBuffer((partitions + 1) * 4));
-  for (let i = 0; i < n; i++) offsets[(e.hashes[i] % partitions) + 1]++;
+  for (const e of sources)
+    for (let i = 0; i < e.counts.length; i++) offsets[(e.hashes[i] % partitions) + 1]++;
   for (let p = 0; p < partitions; p++) offsets[p + 1] += offsets[p];
   const cursor = offsets.slice(0, partitions);
   const keys = new Uint32Array(new SharedArrayBuffer(n * w * 4));
   const hashes = new Uint32Array(new SharedArrayBuffer(n * 4));
   const counts = new Float64Array(new SharedArrayBuffer(n * 8));
-  for (let i = 0; i < n; i++) {
-    const slot = cursor[e.hashes[i] % partitions]++;
-    for (let k = 0; k < w; k++) keys[slot * w + k] = e.keys[i * w + k];
-    hashes[slot] = e.hashes[i];
-    counts[slot] = e.counts[i];
+  for (const e of sources) {
+    if (e.width !== w) throw new RangeError(`entries of width ${e.width} among width ${w}`);
+    for (let i = 0; i < e.counts.length; i++) {
+      const slot = cursor[e.hashes[i] % partitions]++;
+      for (let k = 0; k < w; k++) keys[slot * w + k] = e.keys[i * w + k];
+      hashes[slot] = e.hashes[i];
+      counts[slot] = e.counts[i];
+    }
   }
   return { width: w, offsets, keys, hashes, counts };
 }

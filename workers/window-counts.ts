@@ -33,10 +33,19 @@ export class WindowCounts {
     return true;
   }
 
-  /** Calls `fn(key, count)` for every key whose count is not 0, in key order. */
-  forEach(fn: (key: number, count: number) => void): void {
-    const counts = this.#counts;
-    for (let i = 0; i < counts.length; i++) if (counts[i] !== 0) fn(this.#base + i, counts[i]);
+  /** The keys whose count is not 0, in key order, and their counts. */
+  entries(): { keys: Float64Array; counts: Float64Array } {
+    const all = this.#counts;
+    let n = 0;
+    for (let i = 0; i < all.length; i++) if (all[i] !== 0) n++;
+    const keys = new Float64Array(n);
+    const counts = new Float64Array(n);
+    for (let i = 0, j = 0; i < all.length; i++) {
+      if (all[i] === 0) continue;
+      keys[j] = this.#base + i;
+      counts[j++] = all[i];
+    }
+    return { keys, counts };
   }
 
   #cover(key: number): boolean {

@@ -4,9 +4,13 @@
  * passed rules 1–5; the correct stage subtracts the duplicates; merging both is the count monoid.
  */
 
-import { CountTable } from '../../workers/count-table.js';
+import { CountTable, type CountEntries } from '../../workers/count-table.js';
 import { WindowCounts } from '../../workers/window-counts.js';
-import { partitionCounts, type PartitionedCounts } from '../../workers/partitioned-counts.js';
+import {
+  partitionCounts,
+  partitionEntries,
+  type PartitionedCounts,
+} from '../../workers/partitioned-counts.js';
 import { murmur3Int64, murmur3Words } from '../../partitioners/murmur3.js';
 import { DAY_BIAS } from './rules.js';
 
@@ -29,7 +33,6 @@ export class InteractionCounts {
   readonly #dayWindow = new WindowCounts();
   readonly #pair = new Uint32Array(4);
   readonly #day = new Uint32Array(1);
-  readonly #word = new Uint32Array(2);
   readonly #countPairs: boolean;
 
   /** Pairs are counted only when `countPairs` (they are the costly table). */
@@ -67,24 +70,37 @@ export class InteractionCounts {
     this.#days.add(words, 0, murmur3Words(words, 0, 1), delta);
   }
 
-  /** The partials grouped by `partitions`, in shared memory; the last call on this object. */
+  /** The partials grouped by `partitions`, in shared memory. */
   partitioned(partitions: number): CountPartials {
-    const word = this.#word;
-    word[1] = 0;
-    this.#userWindow.forEach((id, n) => {
-      word[0] = id;
-      this.#users.add(word, 0, murmur3Int64(id, 0), n);
-    });
-    this.#productWindow.forEach((id, n) => {
-      word[0] = id;
-      this.#products.add(word, 0, murmur3Int64(id, 0), n);
-    });
-    this.#dayWindow.forEach((key, n) => this.#addDay(key - DAY_BIAS, n));
     return {
-      users: partitionCounts(this.#users, partitions),
-      products: partitionCounts(this.#products, partitions),
+      users: partitionEntries([this.#users.entries(), idEntries(this.#userWindow)], partitions),
+      products: partitionEntries([this.#products.entries(), idEntries(this.#productWindow)], partitions),
       pairs: partitionCounts(this.#pairs, partitions),
-      days: partitionCounts(this.#days, partitions),
+      days: partitionEntries([this.#days.entries(), dayEntries(this.#dayWindow)], partitions),
     };
   }
+}
+
+/** A window's int64 ids (high word 0) as table entries. */
+function idEntries(window: WindowCounts): CountEntries {
+  const { keys: ids, counts } = window.entries();
+  const keys = new Uint32Array(2 * ids.length);
+  const hashes = new Uint32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) {
+    keys[2 * i] = ids[i];
+    hashes[i] = murmur3Int64(ids[i], 0);
+  }
+  return { width: 2, keys, hashes, counts };
+}
+
+/** A window's biased day numbers as table entries (the day as a uint32 word, as #addDay keys it). */
+function dayEntries(window: WindowCounts): CountEntries {
+  const { keys: biased, counts } = window.entries();
+  const keys = new Uint32Array(biased.length);
+  const hashes = new Uint32Array(biased.length);
+  for (let i = 0; i < biased.length; i++) {
+    keys[i] = biased[i] - DAY_BIAS;
+    hashes[i] = murmur3Words(keys, i, 1);
+  }
+  return { width: 1, keys, hashes, counts };
 }
