@@ -1,0 +1,149 @@
+/**
+ * The local filesystem behind the {@link Storage} interface. Reads are positioned reads of 4 MiB
+ * blocks; a writer writes `<name>.<pid>.<n>.tmp` beside the target and renames it at commit, so a
+ * reader never sees a partial file.
+ */
+
+import { closeSync, openSync, readSync } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { ObjectInfo, ObjectWriter, Storage } from './storage.js';
+
+const BLOCK = 4 * 1024 * 1024;
+let tmpCounter = 0;
+
+async function walk(dir: string, out: ObjectInfo[]): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  for (const e of entries) {
+    const full = join(dir, e.name);
+    if (e.isDirectory()) await walk(full, out);
+    else if (e.isFile()) out.push({ url: full, size: (await stat(full)).size });
+  }
+}
+
+class LocalWriter implements ObjectWriter {
+  readonly #path: string;
+  readonly #tmp: string;
+  #handle: Promise<FileHandle> | null = null;
+  #done = false;
+
+  constructor(path: string) {
+    this.#path = path;
+    this.#tmp = `${path}.${process.pid}.${tmpCounter++}.tmp`;
+  }
+
+  #file(): Promise<FileHandle> {
+    this.#handle ??= mkdir(dirname(this.#path), { recursive: true }).then(() => open(this.#tmp, 'w'));
+    return this.#handle;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.#done) throw new Error(`${this.#path}: write after commit or abort`);
+    const handle = await this.#file();
+    let off = 0;
+    while (off < chunk.length) {
+      const { bytesWritten } = await handle.write(chunk, off, chunk.length - off);
+      off += bytesWritten;
+    }
+  }
+
+  async commit(): Promise<void> {
+    if (this.#done) throw new Error(`${this.#path}: commit after commit or abort`);
+    const handle = await this.#file();
+    this.#done = true;
+    try {
+      await handle.close();
+      await rename(this.#tmp, this.#path);
+    } catch (err) {
+      await unlink(this.#tmp).catch(() => {});
+      throw err;
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.#done && this.#handle === null) return;
+    this.#done = true;
+    const handle = await this.#handle?.catch(() => null);
+    this.#handle = null;
+    await handle?.close().catch(() => {});
+    await unlink(this.#tmp).catch(() => {});
+  }
+}
+
+export const localStorage: Storage = {
+  async list(prefix) {
+    const out: ObjectInfo[] = [];
+    try {
+      await walk(prefix, out);
+    } catch (err) {
+      if (
+        (err as NodeJS.ErrnoException).code === 'ENOENT' ||
+        (err as NodeJS.ErrnoException).code === 'ENOTDIR'
+      )
+        return [];
+      throw err;
+    }
+    return out.sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
+  },
+
+  async stat(url) {
+    try {
+      const st = await stat(url);
+      return st.isFile() ? { url, size: st.size } : null;
+    } catch (err) {
+      if (
+        (err as NodeJS.ErrnoException).code === 'ENOENT' ||
+        (err as NodeJS.ErrnoException).code === 'ENOTDIR'
+      )
+        return null;
+      throw err;
+    }
+  },
+
+  async *read(url, start = 0, end = Infinity) {
+    const handle = await open(url, 'r');
+    try {
+      let position = start;
+      while (position < end) {
+        const want = Math.min(BLOCK, end - position);
+        const block = Buffer.allocUnsafe(want);
+        const { bytesRead } = await handle.read(block, 0, want, position);
+        if (bytesRead === 0) break;
+        position += bytesRead;
+        yield block.subarray(0, bytesRead);
+      }
+    } finally {
+      await handle.close();
+    }
+  },
+
+  async readRange(url, start, length) {
+    // A blocking read: small reads (a header, a record) cost less than a thread-pool round trip,
+    // which in a worker measured 1.5× the time of the stage that re-reads duplicate records.
+    const fd = openSync(url, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      let n = 0;
+      while (n < length) {
+        const got = readSync(fd, buf, n, length - n, start + n);
+        if (got === 0) break;
+        n += got;
+      }
+      return buf.subarray(0, n);
+    } finally {
+      closeSync(fd);
+    }
+  },
+
+  create(url) {
+    return new LocalWriter(url);
+  },
+
+  async delete(url) {
+    await rm(url, { force: true });
+  },
+
+  async deletePrefix(prefix) {
+    await rm(prefix, { recursive: true, force: true });
+  },
+};

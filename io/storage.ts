@@ -1,0 +1,137 @@
+/**
+ * One small interface over where bytes live: a local filesystem or an S3 bucket. Sources and sinks
+ * use only this; nothing above `io/` knows which one it has. Locations are URLs as the user writes
+ * them: a local path (`data/in.csv`, `/tmp/out`) or `s3://bucket/key`.
+ *
+ * Writes are two-phase: bytes go to an {@link ObjectWriter}, and the object appears under its name
+ * only at `commit()` (a rename on disk, the completion of an upload on S3); `abort()` leaves
+ * nothing behind.
+ */
+
+import { InputError, UsageError } from '../errors.js';
+
+/** An object (a file) and its size in bytes. */
+export interface ObjectInfo {
+  url: string;
+  size: number;
+}
+
+/** Receives an object's bytes; nothing is visible under its name before `commit()`. */
+export interface ObjectWriter {
+  /** Appends bytes; resolves when the writer can take more (memory stays bounded). */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Makes the object visible under its name, complete. */
+  commit(): Promise<void>;
+  /** Discards everything written; safe to call after a failure, and more than once. */
+  abort(): Promise<void>;
+}
+
+export interface Storage {
+  /** Every object whose URL starts with `prefix` + '/', recursively, sorted by URL. */
+  list(prefix: string): Promise<ObjectInfo[]>;
+  /** The object's size, or null when there is no object of that name. */
+  stat(url: string): Promise<ObjectInfo | null>;
+  /**
+   * Bytes `[start, end)` of an object as a stream of chunks (`end` beyond the object's size reads
+   * to its end). A chunk stays valid after the next one is requested.
+   */
+  read(url: string, start?: number, end?: number): AsyncIterable<Uint8Array>;
+  /** Bytes `[start, start + length)` (fewer at the object's end) in one buffer: for small reads. */
+  readRange(url: string, start: number, length: number): Promise<Uint8Array>;
+  /** A writer for a new object `url` (replacing any object of that name at commit). */
+  create(url: string): ObjectWriter;
+  /** Deletes the object `url` if it exists. */
+  delete(url: string): Promise<void>;
+  /** Deletes every object under `prefix` + '/' (a directory and what it holds). */
+  deletePrefix(prefix: string): Promise<void>;
+}
+
+/** How to reach S3; plain data, so the coordinator can hand it to every worker. */
+export interface S3Options {
+  /** An S3-compatible endpoint (MinIO, Ceph, a loopback server); path-style addressing is used. */
+  endpoint?: string;
+  /** AWS region; default from the SDK's chain, `us-east-1` with a custom endpoint. */
+  region?: string;
+  /**
+   * Request checksums: 'when_required' (only where S3 demands one) or 'when_supported' (the SDK's
+   * default with AWS). Default: 'when_required' with a custom endpoint, many of which store a
+   * streamed upload with its checksum trailer appended; else 'when_supported'.
+   */
+  checksums?: 'when_required' | 'when_supported';
+  /** Multipart upload part size in bytes; default 8 MiB (S3's minimum is 5 MiB). */
+  partSize?: number;
+  /** Parts uploaded at once per object; default 4. Memory per upload: partSize × queueSize. */
+  queueSize?: number;
+  /** Attempts per request or read (transient errors and stalls); default 5. */
+  maxAttempts?: number;
+  /** A read whose body sends nothing for this long is cut and resumed; default 30 s. */
+  stallMs?: number;
+}
+
+/** Storage configuration of a process or worker thread. */
+export interface StorageOptions {
+  s3?: S3Options;
+}
+
+let configured: StorageOptions = {};
+const s3Cache = new Map<string, Storage>();
+
+/** Sets this thread's storage options (the CLI in the main thread; each task in a worker). */
+export function configureStorage(options: StorageOptions): void {
+  if (JSON.stringify(options) === JSON.stringify(configured)) return;
+  configured = structuredClone(options);
+  s3Cache.clear();
+}
+
+/** The options set by {@link configureStorage}, to hand to workers. */
+export function storageOptions(): StorageOptions {
+  return configured;
+}
+
+/** True for an `s3://` URL. */
+export function isS3Url(url: string): boolean {
+  return url.startsWith('s3://');
+}
+
+/** Bucket and key of an `s3://bucket/key` URL; a URL without a bucket is a usage error. */
+export function parseS3Url(url: string): { bucket: string; key: string } {
+  const rest = url.slice('s3://'.length);
+  const slash = rest.indexOf('/');
+  const bucket = slash < 0 ? rest : rest.slice(0, slash);
+  const key = slash < 0 ? '' : rest.slice(slash + 1);
+  if (bucket === '') throw new UsageError(`${url}: an s3:// URL needs a bucket (s3://bucket/key)`);
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new UsageError(`${url}: "${bucket}" is not a valid bucket name`);
+  }
+  return { bucket, key };
+}
+
+/** `base` joined with path segments, for local paths and s3:// URLs alike. */
+export function joinUrl(base: string, ...names: string[]): string {
+  let out = base;
+  for (const name of names) out = out.endsWith('/') ? out + name : `${out}/${name}`;
+  return out;
+}
+
+/** The storage that holds `url`. */
+export async function storageFor(url: string): Promise<Storage> {
+  if (!isS3Url(url)) {
+    const { localStorage } = await import('./local-storage.js');
+    return localStorage;
+  }
+  parseS3Url(url); // a URL without a bucket fails here, before any client exists
+  const key = 's3';
+  let s = s3Cache.get(key);
+  if (s === undefined) {
+    // Loaded on first use: a run that never touches S3 never loads the SDK.
+    const { S3Storage } = await import('./s3-storage.js');
+    s = new S3Storage(configured.s3 ?? {});
+    s3Cache.set(key, s);
+  }
+  return s;
+}
+
+/** A missing input object or prefix (exit 2). */
+export function notFound(url: string, what: string): InputError {
+  return new InputError('E_INPUT_NOT_FOUND', `${url}: ${what}`, { file: url });
+}
