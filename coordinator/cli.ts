@@ -16,6 +16,9 @@ const USAGE = `usage:
   shardflow run interactions --input PATH... --out DIR [--outputs LIST] [--pg URL] [--pg-schema NAME]
                              [--workers N] [--partitions P] [--split-size BYTES] [--metrics-port PORT]
                              [--tmp-dir DIR] [--no-pg] [--no-progress] [--json]
+                             [--s3-endpoint URL] [--s3-region R] [--s3-checksums when_required|when_supported]
+                             [--s3-part-size BYTES]
+     (PATH and DIR may be s3://bucket/key URLs)
   shardflow generate interactions --rows N [--seed S] [--bad-fraction F] --out FILE
   shardflow query interactions daily|top-users|top-products [--limit N] [--pg URL] [--pg-schema NAME] [--json]
   shardflow demo [--rows N] [--out DIR]`;
@@ -42,6 +45,10 @@ async function runCommand(argv: string[]): Promise<void> {
     'split-size': { type: 'string' },
     'metrics-port': { type: 'string' },
     'tmp-dir': { type: 'string' },
+    's3-endpoint': { type: 'string' },
+    's3-region': { type: 'string' },
+    's3-checksums': { type: 'string' },
+    's3-part-size': { type: 'string' },
     'no-progress': { type: 'boolean' },
     'no-pg': { type: 'boolean' },
     json: { type: 'boolean' },

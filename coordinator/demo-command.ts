@@ -41,6 +41,7 @@ export async function demoCommand(options: { rows: number; out: string; pg?: str
         loadPg: true,
         json: false,
         progress: true,
+        storage: {},
       },
       { openLoader: async () => createInteractionsLoader(client, { schema: RUN_DEFAULTS.pgSchema }), log },
     );

@@ -5,6 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import { WorkerPool } from './worker-pool.js';
+import { configureStorage } from '../io/storage.js';
 import { createRunMetrics } from '../metrics/run-metrics.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { LiveCounters } from '../metrics/live-counters.js';
@@ -36,7 +37,13 @@ export async function runInteractionsCommand(
     hooks.log?.(`metrics: serving ${server.url}`);
   }
   const counters = LiveCounters.create();
-  const pool = new WorkerPool({ workers: options.workers, counters: counters.buffer, metrics });
+  configureStorage(options.storage);
+  const pool = new WorkerPool({
+    workers: options.workers,
+    counters: counters.buffer,
+    storage: options.storage,
+    metrics,
+  });
   // Rows and bytes reach Prometheus while the run lasts, from the counters the workers share;
   // the end tops them up to the run's exact totals.
   const live = { rows: 0, bytes: 0 };

@@ -5,6 +5,7 @@
 
 import { availableParallelism } from 'node:os';
 import { UsageError } from '../errors.js';
+import { isS3Url, parseS3Url, type S3Options, type StorageOptions } from '../io/storage.js';
 import { DEFAULT_SPLIT_BYTES } from '../partitioners/plan-splits.js';
 import { OUTPUT_NAMES, type OutputName } from '../jobs/interactions/outputs.js';
 
@@ -23,6 +24,8 @@ export interface RunOptions {
   metricsPort?: number;
   tmpDir?: string;
   progress: boolean;
+  /** How to reach S3 for s3:// inputs and outputs. */
+  storage: StorageOptions;
 }
 
 /** Defaults: all outputs, one worker per core, 64 partitions, 32 MiB splits, schema `public`. */
@@ -56,7 +59,9 @@ export function validateRunOptions(raw: Record<string, string | string[] | boole
   if (inputs.length === 0)
     throw new UsageError('--input is required: a CSV file, directory or glob (repeatable)');
   const out = raw.out as string | undefined;
-  if (!out) throw new UsageError('--out is required: the directory to write the outputs to');
+  if (!out)
+    throw new UsageError('--out is required: the directory (or s3:// prefix) to write the outputs to');
+  if (isS3Url(out)) parseS3Url(out);
   let outputs = new Set<OutputName>(OUTPUT_NAMES);
   if (typeof raw.outputs === 'string') {
     const names = raw.outputs
@@ -97,5 +102,47 @@ export function validateRunOptions(raw: Record<string, string | string[] | boole
     metricsPort: port === undefined ? undefined : positiveInt('metrics-port', port, 0, 65535),
     tmpDir: raw['tmp-dir'] as string | undefined,
     progress: raw['no-progress'] !== true,
+    storage: Object.freeze({ s3: validateS3Options(raw) }),
   });
+}
+
+/** `--s3-endpoint`, `--s3-region`, `--s3-checksums`, `--s3-part-size`; unset ones are left to the defaults. */
+export function validateS3Options(raw: Record<string, string | string[] | boolean | undefined>): S3Options {
+  const s3: S3Options = {};
+  const endpoint = raw['s3-endpoint'] as string | undefined;
+  if (endpoint !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      throw new UsageError(`--s3-endpoint must be a URL such as http://127.0.0.1:9000, got "${endpoint}"`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new UsageError(`--s3-endpoint must be an http:// or https:// URL, got "${url.protocol}"`);
+    if (url.username || url.password)
+      throw new UsageError(
+        '--s3-endpoint must not carry credentials: use AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY',
+      );
+    s3.endpoint = endpoint;
+  }
+  const region = raw['s3-region'] as string | undefined;
+  if (region !== undefined) {
+    if (!/^[a-z0-9-]+$/.test(region))
+      throw new UsageError(`--s3-region must be a region name such as eu-west-1, got "${region}"`);
+    s3.region = region;
+  }
+  const checksums = raw['s3-checksums'] as string | undefined;
+  if (checksums !== undefined) {
+    if (checksums !== 'when_required' && checksums !== 'when_supported')
+      throw new UsageError(`--s3-checksums must be when_required or when_supported, got "${checksums}"`);
+    s3.checksums = checksums;
+  }
+  const partSize = raw['s3-part-size'] as string | undefined;
+  if (partSize !== undefined) {
+    const bytes = parseBytes('s3-part-size', partSize);
+    if (bytes < 5 * 1024 * 1024 || bytes > 5 * 1024 ** 3)
+      throw new UsageError(`--s3-part-size must be from 5MiB to 5GiB (S3's limits), got "${partSize}"`);
+    s3.partSize = bytes;
+  }
+  return Object.freeze(s3);
 }

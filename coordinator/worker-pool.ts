@@ -7,6 +7,7 @@
 import { Piscina } from 'piscina';
 import type { RunMetrics } from '../metrics/run-metrics.js';
 import type { WorkerMessage } from '../workers/task.js';
+import type { StorageOptions } from '../io/storage.js';
 import { ShardflowError } from '../errors.js';
 
 /** Options of {@link WorkerPool}. */
@@ -15,6 +16,8 @@ export interface WorkerPoolOptions {
   workers: number;
   /** Shared live progress counters handed to every task. */
   counters?: SharedArrayBuffer;
+  /** Storage options for the workers (S3 endpoint, …); default: none. */
+  storage?: StorageOptions;
   metrics?: RunMetrics;
   /** Attempts per task when a worker fails; default 2. */
   attempts?: number;
@@ -23,6 +26,7 @@ export interface WorkerPoolOptions {
 export class WorkerPool {
   readonly #pool: Piscina;
   readonly #counters: SharedArrayBuffer | undefined;
+  readonly #storage: StorageOptions | undefined;
   readonly #metrics: RunMetrics | undefined;
   readonly #attempts: number;
   readonly #sampler: NodeJS.Timeout;
@@ -37,6 +41,7 @@ export class WorkerPool {
       // memory-heavy stages bound their own in-flight tasks (see the write stage's window).
     });
     this.#counters = options.counters;
+    this.#storage = options.storage;
     this.#metrics = options.metrics;
     this.#attempts = options.attempts ?? 2;
     this.#sampler = setInterval(() => this.#metrics?.samplePool(this.#pool), 500).unref();
@@ -56,7 +61,7 @@ export class WorkerPool {
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
-        const message: WorkerMessage = { job, task, counters: this.#counters };
+        const message: WorkerMessage = { job, task, counters: this.#counters, storage: this.#storage };
         const result = (await this.#pool.run(message)) as R;
         this.#metrics?.recordTask(stage, (performance.now() - started) / 1000, 'ok');
         return result;

@@ -4,11 +4,10 @@
  * message that names it, the file, and the columns found.
  */
 
-import { open } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
-import { createGunzip } from 'node:zlib';
+import { gunzip } from './gunzip.js';
 import { CsvDecoder, fieldText } from './csv-decoder.js';
 import { InputError } from '../errors.js';
+import { storageFor } from './storage.js';
 
 export interface CsvHeader {
   /** Header names as written. */
@@ -22,10 +21,11 @@ export interface CsvHeader {
 const PROBE_BYTES = 1024 * 1024;
 
 async function firstBytes(path: string, gzip: boolean): Promise<Buffer> {
+  const storage = await storageFor(path);
   if (gzip) {
     const chunks: Buffer[] = [];
     let n = 0;
-    const stream = createReadStream(path).pipe(createGunzip());
+    const stream = gunzip(storage.read(path));
     try {
       for await (const c of stream as AsyncIterable<Buffer>) {
         chunks.push(c);
@@ -33,7 +33,8 @@ async function firstBytes(path: string, gzip: boolean): Promise<Buffer> {
         if (n >= PROBE_BYTES) break;
       }
     } catch (err) {
-      throw new InputError('E_BAD_GZIP', `${path}: not a readable gzip file (${(err as Error).message})`, {
+      if (!(err instanceof Error) || !('errno' in err)) throw err; // a storage error, not zlib's
+      throw new InputError('E_BAD_GZIP', `${path}: not a readable gzip file (${err.message})`, {
         file: path,
         cause: err,
       });
@@ -42,14 +43,8 @@ async function firstBytes(path: string, gzip: boolean): Promise<Buffer> {
     }
     return Buffer.concat(chunks);
   }
-  const handle = await open(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(PROBE_BYTES);
-    const { bytesRead } = await handle.read(buf, 0, PROBE_BYTES, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
+  const head = await storage.readRange(path, 0, PROBE_BYTES);
+  return Buffer.from(head.buffer, head.byteOffset, head.byteLength);
 }
 
 /** Reads the header of `path` and finds `required` columns in it. */

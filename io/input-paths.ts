@@ -1,29 +1,21 @@
 /**
- * Expands input arguments (files, directories, globs with `*`, `?`, `**`) into files in input
- * order: arguments in the order given, each directory or glob in sorted path order. Hidden files
- * and Spark-style markers (`.name`, `_name`) inside directories are skipped.
+ * Expands input arguments (files, directories, globs with `*`, `?`, `**`; local paths or `s3://`
+ * URLs, where a key prefix plays a directory) into files in input order: arguments in the order
+ * given, each directory or glob in sorted path order. Hidden files and Spark-style markers (`.name`,
+ * `_name`) inside directories are skipped.
  */
 
-import { readdir, stat } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { resolve, sep } from 'node:path';
 import { InputError } from '../errors.js';
+import { isS3Url, parseS3Url, storageFor, type ObjectInfo } from './storage.js';
 
 export interface InputFile {
+  /** A local path or an `s3://bucket/key` URL. */
   path: string;
   size: number;
 }
 
 const GLOB_CHARS = /[*?[]/;
-
-async function walk(dir: string, out: string[]): Promise<void> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  for (const e of entries) {
-    if (e.name.startsWith('.') || e.name.startsWith('_')) continue;
-    const full = join(dir, e.name);
-    if (e.isDirectory()) await walk(full, out);
-    else if (e.isFile()) out.push(full);
-  }
-}
 
 function globRegExp(pattern: string): RegExp {
   let re = '';
@@ -47,19 +39,28 @@ function globRegExp(pattern: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-async function expandGlob(pattern: string): Promise<string[]> {
-  const abs = resolve(pattern);
-  const parts = abs.split(sep);
+/** Objects under `prefix` whose names below it have no hidden or marker segment (`.x`, `_x`). */
+function visible(objects: ObjectInfo[], prefix: string): ObjectInfo[] {
+  const base = prefix.endsWith('/') || prefix.endsWith(sep) ? prefix.length : prefix.length + 1;
+  return objects.filter(
+    (o) =>
+      !o.url
+        .slice(base)
+        .split(/[/\\]/)
+        .some((n) => n.startsWith('.') || n.startsWith('_')),
+  );
+}
+
+/** A glob: list from its literal leading directory (or key prefix), keep the matches. */
+async function expandGlob(pattern: string): Promise<ObjectInfo[]> {
+  const s3 = isS3Url(pattern);
+  const full = s3 ? pattern : resolve(pattern).split(sep).join('/');
+  const parts = full.split('/');
   const firstGlob = parts.findIndex((p) => GLOB_CHARS.test(p));
-  const root = parts.slice(0, firstGlob).join(sep) || sep;
-  const all: string[] = [];
-  try {
-    await walk(root, all);
-  } catch {
-    return [];
-  }
-  const re = globRegExp(abs.split(sep).join('/'));
-  return all.filter((f) => re.test(f.split(sep).join('/')));
+  const root = parts.slice(0, firstGlob).join('/') || '/';
+  const listed = await (await storageFor(full)).list(s3 ? root : root.split('/').join(sep));
+  const re = globRegExp(full);
+  return visible(listed, root).filter((o) => re.test(s3 ? o.url : o.url.split(sep).join('/')));
 }
 
 /** Expands `inputs` into files; throws InputError (exit 2) for a missing path or an empty match. */
@@ -68,33 +69,36 @@ export async function expandInputs(inputs: readonly string[]): Promise<InputFile
     throw new InputError('E_NO_INPUT', 'no input given: pass --input PATH (a file, directory or glob)');
   const files: InputFile[] = [];
   for (const input of inputs) {
-    let paths: string[];
+    if (isS3Url(input)) parseS3Url(input); // a bucket-less URL is a usage error, before any request
+    let found: ObjectInfo[];
     if (GLOB_CHARS.test(input)) {
-      paths = (await expandGlob(input)).sort();
-      if (paths.length === 0)
-        throw new InputError('E_INPUT_NOT_FOUND', `${input}: the pattern matches no file`, { file: input });
+      found = await expandGlob(input);
+      if (found.length === 0) throw notFound(input, 'the pattern matches no file');
     } else {
-      const st = await stat(input).catch((err: NodeJS.ErrnoException) => {
-        throw new InputError(
-          'E_INPUT_NOT_FOUND',
-          `${input}: ${err.code === 'ENOENT' ? 'no such file or directory' : err.message}`,
-          {
-            file: input,
-            cause: err,
-          },
-        );
-      });
-      if (st.isDirectory()) {
-        paths = [];
-        await walk(input, paths);
-        paths.sort();
-        if (paths.length === 0)
-          throw new InputError('E_INPUT_NOT_FOUND', `${input}: the directory holds no input file`, {
-            file: input,
-          });
-      } else paths = [input];
+      const storage = await storageFor(input);
+      const object = await storage.stat(input);
+      if (object !== null) found = [{ url: input, size: object.size }];
+      else {
+        // Not an object: a directory, or a key prefix on S3.
+        const listed = await storage.list(input);
+        found = visible(listed, input);
+        if (found.length === 0) {
+          throw notFound(
+            input,
+            listed.length > 0
+              ? 'the directory holds no input file'
+              : isS3Url(input)
+                ? 'no such object, and no object under this prefix'
+                : 'no such file or directory',
+          );
+        }
+      }
     }
-    for (const p of paths) files.push({ path: p, size: (await stat(p)).size });
+    for (const o of found) files.push({ path: o.url, size: o.size });
   }
   return files;
+}
+
+function notFound(input: string, what: string): InputError {
+  return new InputError('E_INPUT_NOT_FOUND', `${input}: ${what}`, { file: input });
 }

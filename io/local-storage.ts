@@ -1,23 +1,26 @@
 /**
  * The local filesystem behind the {@link Storage} interface. Reads are positioned reads of 4 MiB
- * blocks; a writer writes `<name>.<pid>.<n>.tmp` beside the target and renames it at commit, so a
- * reader never sees a partial file.
+ * blocks; a writer writes `.<name>.<pid>.<n>.shardflow-tmp` beside the target and renames it at
+ * commit, so a reader never sees a partial file, and `list` skips such files as S3 hides an upload
+ * in progress.
  */
 
 import { closeSync, openSync, readSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { ObjectInfo, ObjectWriter, Storage } from './storage.js';
 
 const BLOCK = 4 * 1024 * 1024;
 let tmpCounter = 0;
+/** A writer's file before commit (or left by a crash): never listed. */
+const IN_PROGRESS = /^\..+\.\d+\.\d+\.shardflow-tmp$/;
 
 async function walk(dir: string, out: ObjectInfo[]): Promise<void> {
   const entries = await readdir(dir, { withFileTypes: true });
   for (const e of entries) {
     const full = join(dir, e.name);
     if (e.isDirectory()) await walk(full, out);
-    else if (e.isFile()) out.push({ url: full, size: (await stat(full)).size });
+    else if (e.isFile() && !IN_PROGRESS.test(e.name)) out.push({ url: full, size: (await stat(full)).size });
   }
 }
 
@@ -29,7 +32,7 @@ class LocalWriter implements ObjectWriter {
 
   constructor(path: string) {
     this.#path = path;
-    this.#tmp = `${path}.${process.pid}.${tmpCounter++}.tmp`;
+    this.#tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${tmpCounter++}.shardflow-tmp`);
   }
 
   #file(): Promise<FileHandle> {

@@ -1,12 +1,12 @@
 /**
  * Parquet output from columns: typed arrays become Apache Arrow vectors without per-row objects,
  * parquet-wasm encodes them (snappy), and the file appears under its final name only when
- * complete (written to a temporary name, then renamed).
+ * complete (the storage's write-then-commit).
  */
 
-import { rename, writeFile, unlink } from 'node:fs/promises';
 import * as arrow from 'apache-arrow';
 import * as parquet from 'parquet-wasm';
+import { storageFor } from './storage.js';
 
 const TWO_32 = 4294967296;
 
@@ -102,19 +102,19 @@ export function encodeParquet(
   return parquet.writeParquet(wasmTable, builder.build());
 }
 
-/** Writes a Parquet file atomically (temporary name, then rename). */
+/** Writes a Parquet file (a local path or an s3:// URL) that appears only when complete. */
 export async function writeParquetFile(
   path: string,
   columns: Record<string, arrow.Vector>,
   options: ParquetEncodeOptions = {},
 ): Promise<number> {
   const bytes = encodeParquet(columns, options);
-  const tmp = `${path}.${process.pid}.tmp`;
+  const writer = (await storageFor(path)).create(path);
   try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
+    await writer.write(bytes);
+    await writer.commit();
   } catch (err) {
-    await unlink(tmp).catch(() => {});
+    await writer.abort();
     throw err;
   }
   return bytes.length;

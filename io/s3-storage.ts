@@ -17,6 +17,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -114,6 +115,10 @@ class StallError extends Error {
   override name = 'StallError';
 }
 
+class RangeMismatchError extends Error {
+  override name = 'RangeMismatch';
+}
+
 function backoffMs(attempt: number): number {
   return Math.min(5000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
 }
@@ -202,11 +207,20 @@ export class S3Storage implements Storage {
     const stallMs = this.#options.stallMs ?? 30_000;
     let position = start;
     for (let attempt = 1; position < end; attempt++) {
-      const range = `bytes=${position}-${end === Infinity ? '' : end - 1}`;
+      // A whole object is asked for without a range: `bytes=0-` of an empty object is not satisfiable.
+      const range =
+        position === 0 && end === Infinity
+          ? undefined
+          : `bytes=${position}-${end === Infinity ? '' : end - 1}`;
       let body: Readable;
+      let served: number; // the first byte of the answer
+      let total: number | undefined; // the object's size, when the answer says
       try {
         const res = await this.#client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: range }));
         body = res.Body as Readable;
+        const contentRange = /^bytes (\d+)-\d+\/(\d+)$/.exec(res.ContentRange ?? '');
+        served = contentRange ? Number(contentRange[1]) : 0;
+        total = contentRange ? Number(contentRange[2]) : res.ContentLength;
       } catch (err) {
         // 416: the range starts at or past the end: nothing more to read.
         if ((err as SdkError).$metadata?.httpStatusCode === 416 || (err as SdkError).name === 'InvalidRange')
@@ -219,13 +233,34 @@ export class S3Storage implements Storage {
         timer = setTimeout(() => body.destroy(new StallError(`no data for ${stallMs} ms`)), stallMs);
       };
       try {
+        // The answer may not be the range asked: a server may ignore Range (200, the whole
+        // object) or widen it (s3rver answers `bytes=0-0` with the whole object and an empty
+        // object's `bytes=0-` with a 1-byte range it never sends). Skip to `position` and stop at
+        // the object's end or `end`, whichever comes first.
+        if (served > position)
+          throw new RangeMismatchError(`asked from byte ${position}, answered from ${served}`);
+        const stop = total === undefined ? end : Math.min(end, total);
+        let skip = position - served;
+        if (position >= stop) return;
         arm();
-        for await (const chunk of body as AsyncIterable<Buffer>) {
+        for await (const data of body as AsyncIterable<Buffer>) {
           clearTimeout(timer); // the consumer's time between chunks is not a stall
-          position += chunk.length;
-          yield chunk;
+          let chunk = data;
+          if (skip > 0) {
+            const n = Math.min(skip, chunk.length);
+            chunk = chunk.subarray(n);
+            skip -= n;
+          }
+          if (chunk.length > stop - position) chunk = chunk.subarray(0, stop - position);
+          if (chunk.length > 0) {
+            position += chunk.length;
+            yield chunk;
+          }
+          if (position >= stop) return;
           arm();
         }
+        // A body that ends cleanly but short (a proxy that closed early) is resumed like a stall.
+        if (stop !== Infinity) throw new StallError(`the body ended at byte ${position} of ${stop}`);
         return;
       } catch (err) {
         if (!isTransient(err) || attempt >= maxAttempts) {
@@ -256,23 +291,47 @@ export class S3Storage implements Storage {
     const partSize = Math.max(MIN_PART_SIZE, this.#options.partSize ?? DEFAULT_PART_SIZE);
     const queueSize = this.#options.queueSize ?? 4;
     const body = new PassThrough({ highWaterMark: partSize });
+    const client = this.#client;
     const upload = new Upload({
-      client: this.#client,
+      client,
       params: { Bucket: bucket, Key: key, Body: body },
       partSize,
       queueSize,
-      leavePartsOnError: false,
+      // The multipart upload is aborted below instead: lib-storage, when its own abort fails,
+      // reports that failure in place of the one that made the upload fail.
+      leavePartsOnError: true,
     });
-    const done = upload.done();
+    let cleanupFailure: unknown;
+    // Settles only once every part request has settled (lib-storage awaits them all), so
+    // `uploadId` is final here and an abort cannot race a part still being uploaded.
+    const done = upload.done().catch(async (err: unknown) => {
+      if (upload.uploadId !== undefined) {
+        await client
+          .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: upload.uploadId }))
+          .catch((abortErr: unknown) => (cleanupFailure = abortErr));
+      }
+      throw err;
+    });
     done.catch(() => {}); // observed by write, commit and abort
+    const uploadError = (err: unknown): ShardflowError => {
+      const e = s3Error(url, 'upload', err);
+      if (cleanupFailure !== undefined) {
+        const c = cleanupFailure as SdkError;
+        const why = `${c.name}: ${firstLine(c.message ?? '')}`;
+        e.message += `; aborting the multipart upload failed too (${why}): its parts stay until removed`;
+      }
+      return e;
+    };
     let state: 'open' | 'committed' | 'aborted' = 'open';
     return {
       async write(chunk) {
         if (state !== 'open') throw new Error(`${url}: write after commit or abort`);
-        if (!body.write(chunk)) {
+        // A copy: the stream and lib-storage keep the chunk until its part is sent, and the caller
+        // may reuse its buffer as soon as this resolves (as it may with a local file).
+        if (!body.write(Buffer.from(chunk))) {
           // Either the upload drains the stream, or it has failed.
           await Promise.race([once(body, 'drain'), done]).catch((err: unknown) => {
-            throw s3Error(url, 'upload', err);
+            throw uploadError(err);
           });
         }
       },
@@ -281,7 +340,7 @@ export class S3Storage implements Storage {
         state = 'committed';
         body.end();
         await done.catch((err: unknown) => {
-          throw s3Error(url, 'upload', err);
+          throw uploadError(err);
         });
       },
       async abort() {
@@ -289,8 +348,10 @@ export class S3Storage implements Storage {
         const wasOpen = state === 'open';
         state = 'aborted';
         if (wasOpen) {
-          await upload.abort();
-          body.destroy();
+          // Failing the body fails the upload through the path above, so this resolves only after
+          // the multipart upload (if one was started) has been aborted on the server. (Upload.abort()
+          // would settle `done` at once and leave that request to run, or not, in the background.)
+          body.destroy(new Error('upload aborted by the writer'));
           await done.catch(() => {});
         }
       },

@@ -5,12 +5,12 @@
  * `start - 1`; the record that crosses `end` is read to its end. Gzip files are one split each and
  * are streamed through zlib.
  *
- * Peak memory: one block (`blockBytes`, default 4 MiB) plus one pending partial record.
+ * Peak memory: one block (4 MiB from a local file; an S3 body's chunks) plus one pending partial
+ * record.
  */
 
-import { open } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
-import { createGunzip } from 'node:zlib';
+import { gunzip } from './gunzip.js';
+import { storageFor } from './storage.js';
 import { CsvDecoder, type CsvRecord } from './csv-decoder.js';
 
 /** Options of {@link readCsvSplit}. */
@@ -26,7 +26,7 @@ export interface ReadCsvSplitOptions {
   onRecord: (record: CsvRecord) => void;
   /** Called with the byte count of each block read (for live progress). */
   onBytes?: (bytes: number) => void;
-  /** Read block size; default 4 MiB. */
+  /** Hands the decoder at most this many bytes at a time (tests of block boundaries); default: as read. */
   blockBytes?: number;
   signal?: AbortSignal;
 }
@@ -55,13 +55,12 @@ export async function readCsvSplit(options: ReadCsvSplitOptions): Promise<SplitR
       onRecord(record);
     },
   });
+  const storage = await storageFor(path);
   if (options.gzip) {
     // A gzip file is one split; bytes before `start` (the header) are decompressed and dropped.
     let offset = 0;
-    const file = createReadStream(path);
     // Progress counts the compressed bytes read: the file's size is what the plan knows.
-    if (options.onBytes) file.on('data', (chunk: string | Buffer) => options.onBytes?.(chunk.length));
-    const stream = file.pipe(createGunzip());
+    const stream = gunzip(counted(storage.read(path), options.onBytes));
     for await (const raw of stream as AsyncIterable<Buffer>) {
       options.signal?.throwIfAborted();
       const skip = Math.max(0, Math.min(raw.length, start - offset));
@@ -71,39 +70,62 @@ export async function readCsvSplit(options: ReadCsvSplitOptions): Promise<SplitR
     decoder.end();
     return result(decoder, firstOffset);
   }
-  const handle = await open(path, 'r');
-  try {
-    const blockBytes = options.blockBytes ?? 4 * 1024 * 1024;
-    const block = Buffer.allocUnsafe(blockBytes);
-    let position = start;
-    let aligned = options.alignedStart;
-    if (!aligned) position = start - 1;
-    let recordStart = start;
-    for (;;) {
+  let position = options.alignedStart ? start : start - 1;
+  let aligned = options.alignedStart;
+  // The split's bytes and a little more for the record that crosses `end`; the rest of the file
+  // only if that record is longer (one ranged read on S3 in the common case).
+  let to = end === Infinity ? Infinity : end + TAIL_BYTES;
+  let ownsNone = false;
+  reading: for (;;) {
+    for await (const block of rechunked(storage.read(path, position, to), options.blockBytes)) {
       options.signal?.throwIfAborted();
-      const { bytesRead } = await handle.read(block, 0, blockBytes, position);
-      if (bytesRead === 0) break;
       // Only bytes of [start, end) count toward progress, so the splits of a file add up to it.
-      options.onBytes?.(Math.max(0, Math.min(position + bytesRead, end) - Math.max(position, start)));
-      let chunk = block.subarray(0, bytesRead);
+      options.onBytes?.(Math.max(0, Math.min(position + block.length, end) - Math.max(position, start)));
+      let chunk = block;
       let chunkOffset = position;
-      position += bytesRead;
+      position += block.length;
       if (!aligned) {
         const lf = chunk.indexOf(10);
         if (lf < 0) continue; // the record that crosses `start` belongs to the previous split
         aligned = true;
         chunkOffset += lf + 1;
         chunk = chunk.subarray(lf + 1);
-        recordStart = chunkOffset;
-        if (recordStart >= end) break;
+        if (chunkOffset >= end) {
+          ownsNone = true;
+          break reading;
+        }
       }
       decoder.push(chunk, chunkOffset);
-      if (decoder.done) break;
+      if (decoder.done) break reading;
     }
-    if (!decoder.done) decoder.end();
-    return result(decoder, firstOffset);
-  } finally {
-    await handle.close();
+    // The range came back short: the file ended. Else the last record runs on past the tail.
+    if (position < to || to === Infinity) break;
+    to = Infinity;
+  }
+  if (ownsNone) return result(decoder, firstOffset);
+  if (!decoder.done) decoder.end();
+  return result(decoder, firstOffset);
+}
+
+/** Bytes past a split's end read with it: most records that cross the end finish within them. */
+const TAIL_BYTES = 64 * 1024;
+
+/** `source` with chunks cut to at most `size` bytes. */
+async function* rechunked(source: AsyncIterable<Uint8Array>, size = Infinity): AsyncIterable<Uint8Array> {
+  for await (const chunk of source) {
+    if (chunk.length <= size) yield chunk;
+    else for (let o = 0; o < chunk.length; o += size) yield chunk.subarray(o, o + size);
+  }
+}
+
+/** Reports each chunk's length to `onBytes` as it passes. */
+async function* counted(
+  source: AsyncIterable<Uint8Array>,
+  onBytes: ((bytes: number) => void) | undefined,
+): AsyncIterable<Uint8Array> {
+  for await (const chunk of source) {
+    onBytes?.(chunk.length);
+    yield chunk;
   }
 }
 

@@ -8,7 +8,7 @@
  * nothing behind.
  */
 
-import { InputError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 
 /** An object (a file) and its size in bytes. */
 export interface ObjectInfo {
@@ -129,9 +129,4 @@ export async function storageFor(url: string): Promise<Storage> {
     s3Cache.set(key, s);
   }
   return s;
-}
-
-/** A missing input object or prefix (exit 2). */
-export function notFound(url: string, what: string): InputError {
-  return new InputError('E_INPUT_NOT_FOUND', `${url}: ${what}`, { file: url });
 }

@@ -141,9 +141,10 @@ test('with the same split size, every output file is byte-identical whatever the
   const splits = runs[0].summary.splits;
   assert.equal(
     names.length,
-    3 + 64 + 2 * splits,
-    'users, products, daily, 64 pairs parts, a clean and a rejects part per split',
+    4 + 64 + 2 * splits,
+    '_SUCCESS, users, products, daily, 64 pairs parts, a clean and a rejects part per split',
   );
+  assert.ok(names.includes('_SUCCESS'), 'the completion marker');
   for (const r of runs.slice(1, 3)) {
     assert.deepEqual(await filesUnder(r.out), names, `${r.name}: the same files`);
     for (const name of names) {

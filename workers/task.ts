@@ -6,6 +6,7 @@
 
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { LiveCounters } from '../metrics/live-counters.js';
+import { configureStorage, type StorageOptions } from '../io/storage.js';
 import { runInteractionsTask } from '../jobs/interactions/stages.js';
 import type { InteractionsTask } from '../jobs/interactions/tasks.js';
 
@@ -14,6 +15,8 @@ export interface WorkerMessage {
   job: 'interactions';
   task: InteractionsTask;
   counters?: SharedArrayBuffer;
+  /** How this thread reaches S3 (the coordinator's storage options). */
+  storage?: StorageOptions;
 }
 
 const runners = {
@@ -38,6 +41,7 @@ function transferables(value: unknown): ArrayBuffer[] {
 }
 
 export default async function task(message: WorkerMessage): Promise<unknown> {
+  configureStorage(message.storage ?? {});
   const counters = message.counters ? LiveCounters.from(message.counters) : null;
   const onProgress = counters
     ? (bytes: number, rows: number) => {

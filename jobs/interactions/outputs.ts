@@ -1,21 +1,24 @@
 /** The interactions job's outputs, their names on the command line and their paths under --out. */
 
-import { join } from 'node:path';
+import { joinUrl } from '../../io/storage.js';
 
 export const OUTPUT_NAMES = ['clean', 'users', 'products', 'pairs', 'daily', 'rejects'] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
 
-/** Path of each output under `out`: directories of part files, or single files. */
+/** Path of each output under `out` (a directory or an s3:// prefix): folders of part files, or single files. */
 export function outputPaths(out: string): Record<OutputName, string> {
   return {
-    clean: join(out, 'clean'),
-    users: join(out, 'users.parquet'),
-    products: join(out, 'products.parquet'),
-    pairs: join(out, 'pairs'),
-    daily: join(out, 'daily.parquet'),
-    rejects: join(out, 'rejects'),
+    clean: joinUrl(out, 'clean'),
+    users: joinUrl(out, 'users.parquet'),
+    products: joinUrl(out, 'products.parquet'),
+    pairs: joinUrl(out, 'pairs'),
+    daily: joinUrl(out, 'daily.parquet'),
+    rejects: joinUrl(out, 'rejects'),
   };
 }
+
+/** The marker written under `out` when every output of a run is complete (Spark's convention). */
+export const SUCCESS_MARKER = '_SUCCESS';
 
 /** `part-00042.parquet`. */
 export function partName(index: number): string {

@@ -5,17 +5,18 @@
  * knows nothing of the pool behind it.
  */
 
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expandInputs } from '../../io/input-paths.js';
+import { joinUrl, storageFor, type Storage } from '../../io/storage.js';
 import { readCsvHeader } from '../../io/csv-header.js';
 import { planSplitRanges } from '../../partitioners/plan-splits.js';
 import { sortedOrder } from '../../workers/sort-keys.js';
 import { denseCounts } from '../../workers/dense-counts.js';
 import { dayText, int64Text } from '../../io/text-format.js';
 import { INTERACTION_COLUMNS, REJECT_REASONS, DUPLICATE_ID } from './rules.js';
-import { CLEAN_CHUNK_ROWS, outputPaths, partName, type OutputName } from './outputs.js';
+import { CLEAN_CHUNK_ROWS, SUCCESS_MARKER, outputPaths, partName, type OutputName } from './outputs.js';
 import type { CountPartials } from './interaction-counts.js';
 import { positionBase } from './tasks.js';
 import type {
@@ -144,10 +145,12 @@ export async function runInteractions(
   const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'shardflow-'));
   const spillPathOf = (taskId: number): string => join(work, `spill-${taskId}.bin`);
   try {
-    await mkdir(options.out, { recursive: true });
-    for (const name of options.outputs) await rm(paths[name], { recursive: true, force: true });
-    for (const name of ['clean', 'pairs', 'rejects'] as const) {
-      if (options.outputs.has(name)) await mkdir(paths[name], { recursive: true });
+    // The outputs of an earlier run go first, the completion marker before them.
+    const store = await storageFor(options.out);
+    await store.delete(joinUrl(options.out, SUCCESS_MARKER));
+    for (const name of options.outputs) {
+      if (name === 'clean' || name === 'pairs' || name === 'rejects') await store.deletePrefix(paths[name]);
+      else await store.delete(paths[name]);
     }
 
     // 1. map. A file in which a quoted field spans lines is read again as one split.
@@ -253,7 +256,7 @@ export async function runInteractions(
                 countPairs,
                 duplicates: dups[i],
                 firstLine: firstLine[i],
-                rejectsPath: rejectsWanted ? join(paths.rejects, partName(i)) : null,
+                rejectsPath: rejectsWanted ? joinUrl(paths.rejects, partName(i)) : null,
                 sourceName: s.sourceName,
               },
             ],
@@ -270,7 +273,7 @@ export async function runInteractions(
         partition: p,
         partials,
         keepTables: needRows,
-        pairsPath: options.outputs.has('pairs') ? join(paths.pairs, partName(p)) : null,
+        pairsPath: options.outputs.has('pairs') ? joinUrl(paths.pairs, partName(p)) : null,
       })),
     );
 
@@ -367,6 +370,7 @@ export async function runInteractions(
     }
     const dupCount = dups.reduce((n, d) => n + d.length, 0);
     rejected[REJECT_REASONS[DUPLICATE_ID]] += dupCount;
+    await writeSuccessMarker(store, joinUrl(options.out, SUCCESS_MARKER));
     const outputs: Partial<Record<OutputName, string>> = {};
     for (const name of options.outputs) outputs[name] = paths[name];
     return {
@@ -431,4 +435,10 @@ function countsCopy(e: Entries, days = false): Uint8Array {
     lines.push(`${key}\t${e.counts[i]}\n`);
   }
   return Buffer.from(lines.join(''));
+}
+
+/** An empty `_SUCCESS` object: every output of the run is complete. */
+async function writeSuccessMarker(store: Storage, url: string): Promise<void> {
+  const writer = store.create(url);
+  await writer.commit();
 }

@@ -17,7 +17,7 @@ import {
 } from '../../io/parquet-write.js';
 import { PgBinaryRowWriter } from '../../io/pg-binary-copy.js';
 import type { WriteResult, WriteTask } from './tasks.js';
-import { join } from 'node:path';
+import { joinUrl } from '../../io/storage.js';
 import { partName } from './outputs.js';
 
 export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
@@ -76,7 +76,7 @@ export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
   const pairCount = joinCounts(pairKeys, 4, pairHash, pairs);
   const parts: string[] = [];
   if (task.cleanDir !== null) {
-    const path = join(task.cleanDir, partName(task.part));
+    const path = joinUrl(task.cleanDir, partName(task.part));
     await writeParquetFile(
       path,
       {
