@@ -34,6 +34,8 @@ export interface BenchContext {
   inputBytes: number;
   rows: number;
   threads: number | undefined;
+  /** The loopback S3 server of the s3 scenario, while it runs. */
+  s3?: { endpoint: string; stop: () => Promise<void> };
 }
 
 /** One child-process command; `needs` lists files that must exist, or the run is skipped. */
@@ -167,7 +169,50 @@ export const SCENARIOS: readonly Scenario[] = Object.freeze<Scenario[]>([
       if (engine === 'shardflow') await dropSchema('bench_shardflow');
     },
   },
+  {
+    name: 's3',
+    description:
+      'the full job reading its input from and writing every output to a loopback S3 server (s3rver, on the same 2 cores) vs local disk',
+    peer: 'local',
+    engines: {
+      local: (ctx, out) => shardflow(ctx, out, 'clean,users,products,pairs,daily,rejects'),
+      s3: (ctx) =>
+        node('dist/coordinator/cli.js', [
+          ...['run', 'interactions', '--input', BENCH_S3_INPUT, '--out', 's3://shardflow-bench/out'],
+          ...['--s3-endpoint', ctx.s3?.endpoint ?? 'http://127.0.0.1:1', '--json'],
+        ]),
+    },
+    before: async (ctx, engine) => {
+      if (engine === 's3') ctx.s3 = await startBenchS3(ctx.input);
+    },
+    after: async (ctx, engine) => {
+      if (engine === 's3') await ctx.s3?.stop();
+      ctx.s3 = undefined;
+    },
+  },
 ]);
+
+const BENCH_S3_INPUT = 's3://shardflow-bench/in/interactions.csv';
+
+/** Starts s3rver on loopback and uploads the input (untimed); the run's credentials go to the children. */
+async function startBenchS3(input: string): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  const { startS3Server, useS3rverCredentials } = await import('../test/helpers/s3-server.js');
+  const { configureStorage, storageFor } = await import('../io/storage.js');
+  const server = await startS3Server({ buckets: ['shardflow-bench'] });
+  try {
+    useS3rverCredentials(); // the children inherit this process's environment
+    configureStorage({ s3: { endpoint: server.endpoint } });
+    const writer = (await storageFor(BENCH_S3_INPUT)).create(BENCH_S3_INPUT);
+    const { createReadStream } = await import('node:fs');
+    for await (const chunk of createReadStream(input, { highWaterMark: 8 * 1024 * 1024 }))
+      await writer.write(chunk as Buffer);
+    await writer.commit();
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  return server;
+}
 
 /** Defaults of {@link BenchOptions}. */
 export const BENCH_DEFAULTS = Object.freeze({ rows: 10_000_000, repeat: 1 });
@@ -269,7 +314,8 @@ async function runEngine(
     await rm(out, { recursive: true, force: true });
     await scenario.before?.(ctx, engine);
     try {
-      const run = await measure(command, hasGnuTime);
+      // Built again after `before`, which may have started a server the command names.
+      const run = await measure(scenario.engines[engine]!(ctx, out), hasGnuTime);
       if (run.status !== 'ok') return { ...base, ...run };
       runs.push({ ...base, ...run });
     } finally {

@@ -8,6 +8,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { InputError } from '../errors.js';
 import type { ObjectInfo, ObjectWriter, Storage } from './storage.js';
 
 const BLOCK = 4 * 1024 * 1024;
@@ -73,6 +74,13 @@ class LocalWriter implements ObjectWriter {
   }
 }
 
+/** A missing file as the input error S3 gives for a missing object (exit 2); other errors as they are. */
+function notFound(url: string, err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'EISDIR') return err;
+  return new InputError('E_INPUT_NOT_FOUND', `${url}: no such file`, { file: url, cause: err });
+}
+
 export const localStorage: Storage = {
   async list(prefix) {
     const out: ObjectInfo[] = [];
@@ -104,7 +112,9 @@ export const localStorage: Storage = {
   },
 
   async *read(url, start = 0, end = Infinity) {
-    const handle = await open(url, 'r');
+    const handle = await open(url, 'r').catch((err: unknown) => {
+      throw notFound(url, err);
+    });
     try {
       let position = start;
       while (position < end) {
@@ -123,7 +133,12 @@ export const localStorage: Storage = {
   async readRange(url, start, length) {
     // A blocking read: small reads (a header, a record) cost less than a thread-pool round trip,
     // which in a worker measured 1.5× the time of the stage that re-reads duplicate records.
-    const fd = openSync(url, 'r');
+    let fd: number;
+    try {
+      fd = openSync(url, 'r');
+    } catch (err) {
+      throw notFound(url, err);
+    }
     try {
       const buf = Buffer.allocUnsafe(length);
       let n = 0;

@@ -206,7 +206,12 @@ export class S3Storage implements Storage {
     const maxAttempts = this.#options.maxAttempts ?? 5;
     const stallMs = this.#options.stallMs ?? 30_000;
     let position = start;
+    let resumedAt = start;
     for (let attempt = 1; position < end; attempt++) {
+      // Attempts count failures in a row: a read that made progress since its last failure starts
+      // afresh, so a long read survives one stall every so often.
+      if (position > resumedAt) attempt = 1;
+      resumedAt = position;
       // A whole object is asked for without a range: `bytes=0-` of an empty object is not satisfiable.
       const range =
         position === 0 && end === Infinity
