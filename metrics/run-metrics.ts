@@ -42,6 +42,8 @@ export interface RunMetrics {
   readonly poolQueueSize: Gauge;
   readonly poolThreads: Gauge;
   readonly runInfo: Gauge<'run_id'>;
+  /** Bytes of shuffle objects written and read (`--shuffle` runs), by direction. */
+  readonly shuffleBytes: Counter<'direction'>;
   /** Counts one finished task attempt and observes its duration in seconds. */
   recordTask(stage: string, seconds: number, status: TaskStatus): void;
   /** Adds one slice of row stats to the row, byte and rejection counters. */
@@ -63,7 +65,7 @@ export const TASK_DURATION_BUCKETS: readonly number[] = Object.freeze([
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 // Default labels that collide with a metric's own labels would silently merge or duplicate series.
-const RESERVED_LABELS = new Set(['job', 'reason', 'stage', 'status', 'run_id', 'le', 'quantile']);
+const RESERVED_LABELS = new Set(['job', 'reason', 'stage', 'status', 'run_id', 'direction', 'le', 'quantile']);
 
 /** Creates the run's metrics on a fresh registry (never prom-client's global one). */
 export function createRunMetrics(options: RunMetricsOptions): RunMetrics {
@@ -129,6 +131,15 @@ export function createRunMetrics(options: RunMetricsOptions): RunMetrics {
     registers,
   });
 
+  const shuffleBytes = new Counter({
+    name: 'shardflow_shuffle_bytes_total',
+    help: 'Bytes of shuffle objects written and read by this shard, by direction (written, read).',
+    labelNames: ['direction'] as const,
+    registers,
+  });
+  shuffleBytes.inc({ direction: 'written' }, 0);
+  shuffleBytes.inc({ direction: 'read' }, 0);
+
   return {
     registry,
     rowsRead,
@@ -141,6 +152,7 @@ export function createRunMetrics(options: RunMetricsOptions): RunMetrics {
     poolQueueSize,
     poolThreads,
     runInfo,
+    shuffleBytes,
     recordTask(stage, seconds, status) {
       tasks.inc({ stage, status });
       taskDuration.observe({ stage }, seconds);
