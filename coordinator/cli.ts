@@ -17,7 +17,8 @@ const USAGE = `usage:
                              [--workers N] [--partitions P] [--split-size BYTES] [--metrics-port PORT]
                              [--tmp-dir DIR] [--no-pg] [--no-progress] [--json]
                              [--s3-endpoint URL] [--s3-region R] [--s3-checksums when_required|when_supported]
-                             [--s3-part-size BYTES]
+                             [--s3-part-size BYTES] [--shard i/N | --shards N] [--shuffle URI]
+                             [--run-id ID] [--barrier-timeout SECONDS] [--pushgateway URL]
      (PATH and DIR may be s3://bucket/key URLs)
   shardflow generate interactions --rows N [--seed S] [--bad-fraction F] --out FILE
   shardflow query interactions daily|top-users|top-products [--limit N] [--pg URL] [--pg-schema NAME] [--json]
@@ -49,6 +50,12 @@ async function runCommand(argv: string[]): Promise<void> {
     's3-region': { type: 'string' },
     's3-checksums': { type: 'string' },
     's3-part-size': { type: 'string' },
+    shard: { type: 'string' },
+    shards: { type: 'string' },
+    shuffle: { type: 'string' },
+    'run-id': { type: 'string' },
+    'barrier-timeout': { type: 'string' },
+    pushgateway: { type: 'string' },
     'no-progress': { type: 'boolean' },
     'no-pg': { type: 'boolean' },
     json: { type: 'boolean' },
@@ -67,6 +74,11 @@ async function pgHooks(options: RunOptions): Promise<RunInteractionsHooks> {
   const { resolvePgConfig } = await import('../io/pg-config.js');
   const target = resolvePgConfig({ url: options.pg });
   if (!options.loadPg || target.kind !== 'server') return {};
+  if (options.shard.count > 1) {
+    throw new UsageError(
+      `loading PostgreSQL from ${options.shard.count} shards is not supported yet: run the load as one process, or pass --no-pg (PostgreSQL is configured by ${options.pg ? '--pg' : 'DATABASE_URL / PG*'})`,
+    );
+  }
   return {
     openLoader: async () => {
       const { openSqlClient } = await import('../io/sql-client.js');

@@ -42,6 +42,8 @@ export async function demoCommand(options: { rows: number; out: string; pg?: str
         json: false,
         progress: true,
         storage: {},
+        shard: { index: 0, count: 1 },
+        barrierTimeoutSeconds: 600,
       },
       { openLoader: async () => createInteractionsLoader(client, { schema: RUN_DEFAULTS.pgSchema }), log },
     );

@@ -5,7 +5,8 @@
 
 import { createHash } from 'node:crypto';
 import { WorkerPool } from './worker-pool.js';
-import { configureStorage } from '../io/storage.js';
+import { createShuffleRunner } from './shuffle-runner.js';
+import { configureStorage, joinUrl } from '../io/storage.js';
 import { createRunMetrics } from '../metrics/run-metrics.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { LiveCounters } from '../metrics/live-counters.js';
@@ -13,7 +14,7 @@ import { startProgress, type Progress } from '../metrics/progress.js';
 import { runInteractions, type InteractionsSummary } from '../jobs/interactions/run.js';
 import type { PgInteractionsLoader, PgLoadStats } from './pg-interactions-loader.js';
 import { REJECT_REASONS } from '../jobs/interactions/rules.js';
-import type { InteractionsTask } from '../jobs/interactions/tasks.js';
+import { interactionsTaskOwner, type InteractionsTask } from '../jobs/interactions/tasks.js';
 import type { RunOptions } from './run-options.js';
 
 export interface RunInteractionsHooks {
@@ -27,8 +28,13 @@ export async function runInteractionsCommand(
   hooks: RunInteractionsHooks = {},
 ): Promise<InteractionsSummary & { seconds: number; run_id: string; pg?: PgLoadStats }> {
   const started = performance.now();
-  const metrics = createRunMetrics({ job: 'interactions' });
-  const runId = runIdOf(options);
+  const sharded = options.shard.count > 1 || options.shuffle !== undefined;
+  const shardLabel = `${options.shard.index}/${options.shard.count}`;
+  const metrics = createRunMetrics({
+    job: 'interactions',
+    ...(sharded ? { labels: { shard: shardLabel } } : {}),
+  });
+  const runId = options.runId ?? runIdOf(options);
   metrics.setRunId(runId);
   metrics.initReasons(REJECT_REASONS);
   let server: MetricsServer | undefined;
@@ -58,7 +64,7 @@ export async function runInteractionsCommand(
   const loader = hooks.openLoader ? await hooks.openLoader() : undefined;
   try {
     const trace = process.env.SHARDFLOW_TRACE ? hooks.log : undefined;
-    const runTasks = async <R>(stage: string, tasks: InteractionsTask[]) => {
+    const runLocal = async <R>(stage: string, tasks: InteractionsTask[]) => {
       const t0 = performance.now();
       const results = await pool.runAll<R>('interactions', stage, tasks);
       trace?.(
@@ -66,6 +72,22 @@ export async function runInteractionsCommand(
       );
       return results;
     };
+    const runTasks =
+      options.shuffle === undefined
+        ? runLocal
+        : createShuffleRunner<InteractionsTask>({
+            shard: options.shard,
+            root: joinUrl(options.shuffle, runId),
+            owner: interactionsTaskOwner,
+            run: runLocal,
+            barrierTimeoutMs: options.barrierTimeoutSeconds * 1000,
+            onBytes: (direction, bytes) => metrics.shuffleBytes.inc({ direction }, bytes),
+            onWait: (stage, missing) => {
+              progress?.setPhase(`waiting for ${missing} ${stage} tasks of other shards`);
+              if (!options.progress)
+                hooks.log?.(`shard ${shardLabel}: waiting for ${missing} ${stage} tasks of other shards`);
+            },
+          });
     const summary = await runInteractions(
       {
         inputs: options.inputs,
@@ -80,15 +102,18 @@ export async function runInteractionsCommand(
             progress = startProgress({ label: 'interactions', totalBytes, read: () => counters.read() });
         },
         onPhase: (phase) => progress?.setPhase(phase),
+        shard: options.shard,
       },
       runTasks,
     );
     clearInterval(feed);
+    // A shard's metrics count its own splits: summed over shards they give the run's totals.
+    const own = summary.shard ?? summary;
     metrics.recordRows({
-      rowsRead: Math.max(0, summary.rows_read - live.rows),
-      rowsValid: summary.rows_valid,
-      bytesRead: Math.max(0, summary.bytes - live.bytes),
-      rejected: summary.rejected_by_reason,
+      rowsRead: Math.max(0, own.rows_read - live.rows),
+      rowsValid: own.rows_valid,
+      bytesRead: summary.shard === undefined ? Math.max(0, summary.bytes - live.bytes) : 0,
+      rejected: own.rejected_by_reason,
     });
     const seconds = (performance.now() - started) / 1000;
     progress?.stop(

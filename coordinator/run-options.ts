@@ -26,6 +26,16 @@ export interface RunOptions {
   progress: boolean;
   /** How to reach S3 for s3:// inputs and outputs. */
   storage: StorageOptions;
+  /** This process's shard (`--shard i/N`, or JOB_COMPLETION_INDEX with `--shards N`); default 0/1. */
+  shard: { index: number; count: number };
+  /** Where shards exchange task results (a directory or s3:// prefix); required with N > 1. */
+  shuffle?: string;
+  /** Keys the shuffle; default a digest of the job, inputs and output-shaping options. */
+  runId?: string;
+  /** Seconds a shard waits at a stage for the others; default 600. */
+  barrierTimeoutSeconds: number;
+  /** Prometheus Pushgateway that receives the final metrics. */
+  pushgateway?: string;
 }
 
 /** Defaults: all outputs, one worker per core, 64 partitions, 32 MiB splits, schema `public`. */
@@ -103,7 +113,59 @@ export function validateRunOptions(raw: Record<string, string | string[] | boole
     tmpDir: raw['tmp-dir'] as string | undefined,
     progress: raw['no-progress'] !== true,
     storage: Object.freeze({ s3: validateS3Options(raw) }),
+    ...validateShardOptions(raw, process.env),
   });
+}
+
+/** `--shard`, `--shards`, `--shuffle`, `--run-id`, `--barrier-timeout`, `--pushgateway`. */
+export function validateShardOptions(
+  raw: Record<string, string | string[] | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+): Pick<RunOptions, 'shard' | 'shuffle' | 'runId' | 'barrierTimeoutSeconds' | 'pushgateway'> {
+  let shard = { index: 0, count: 1 };
+  const spec = raw.shard as string | undefined;
+  const shards = raw.shards as string | undefined;
+  if (spec !== undefined) {
+    const m = /^(\d+)\/(\d+)$/.exec(spec);
+    if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2]) || Number(m[2]) > 10000)
+      throw new UsageError(`--shard must be i/N with 0 <= i < N <= 10000, got "${spec}"`);
+    shard = { index: Number(m[1]), count: Number(m[2]) };
+    if (shards !== undefined && Number(shards) !== shard.count)
+      throw new UsageError(`--shards ${shards} disagrees with --shard ${spec}`);
+  } else if (shards !== undefined) {
+    const count = positiveInt('shards', shards, 1, 10000);
+    const index = env.JOB_COMPLETION_INDEX;
+    if (index === undefined || !/^\d+$/.test(index) || Number(index) >= count) {
+      throw new UsageError(
+        `--shards ${count} needs this process's index: --shard i/${count}, or JOB_COMPLETION_INDEX (set by an Indexed Job) below ${count}; got ${index === undefined ? 'none' : `"${index}"`}`,
+      );
+    }
+    shard = { index: Number(index), count };
+  } else if (env.JOB_COMPLETION_INDEX !== undefined) {
+    throw new UsageError(
+      "JOB_COMPLETION_INDEX is set (an Indexed Job) but --shards is not: pass --shards N, the Job's completions",
+    );
+  }
+  const shuffle = raw.shuffle as string | undefined;
+  if (shard.count > 1 && shuffle === undefined)
+    throw new UsageError(
+      `--shuffle is required with ${shard.count} shards: a directory or s3:// prefix they all reach`,
+    );
+  if (shuffle !== undefined && isS3Url(shuffle)) parseS3Url(shuffle);
+  const runId = raw['run-id'] as string | undefined;
+  if (runId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(runId))
+    throw new UsageError(`--run-id must be 1 to 64 letters, digits, '.', '_' or '-', got "${runId}"`);
+  const timeout = raw['barrier-timeout'] as string | undefined;
+  const pushgateway = raw.pushgateway as string | undefined;
+  if (pushgateway !== undefined && !/^https?:\/\/[^\s/]+/.test(pushgateway))
+    throw new UsageError(`--pushgateway must be an http:// or https:// URL, got "${pushgateway}"`);
+  return {
+    shard: Object.freeze(shard),
+    shuffle,
+    runId,
+    barrierTimeoutSeconds: positiveInt('barrier-timeout', timeout, 600, 7 * 24 * 3600),
+    pushgateway,
+  };
 }
 
 /** `--s3-endpoint`, `--s3-region`, `--s3-checksums`, `--s3-part-size`; unset ones are left to the defaults. */

@@ -75,6 +75,12 @@ export interface InteractionsOptions {
   /** Called with the total input bytes once the plan is known, and with phase names. */
   onPlan?: (totalBytes: number) => void;
   onPhase?: (phase: string) => void;
+  /**
+   * Shard `index` of `count` processes sharing the work through `runTasks` (see
+   * coordinator/shuffle-runner.ts); default the only one. Shard 0 writes the single-file
+   * outputs and `_SUCCESS`.
+   */
+  shard?: { index: number; count: number };
 }
 
 export interface InteractionsSummary {
@@ -87,9 +93,19 @@ export interface InteractionsSummary {
   files: number;
   bytes: number;
   splits: number;
+  /** In a sharded run: this shard, and the rows of the splits it mapped. */
+  shard?: {
+    index: number;
+    count: number;
+    rows_read: number;
+    rows_valid: number;
+    rejected_by_reason: Record<string, number>;
+  };
 }
 
 interface PlannedSplit extends SplitTask {
+  /** What its reader reports as progress: its byte range, or a gzip file's compressed size. */
+  progressBytes: number;
   sourceName: string;
   columns: number[];
   fieldCount: number;
@@ -117,10 +133,12 @@ async function planInputs(
     bytes += size;
     // What the readers report as they go: a plain file's bytes after its header, a gzip file's all.
     progressBytes += gzip ? size : size - header.dataStart;
-    if (gzip) splits.push({ ...common, start: header.dataStart, end: Infinity, aligned: true });
+    if (gzip)
+      splits.push({ ...common, start: header.dataStart, end: Infinity, aligned: true, progressBytes: size });
     else {
       for (const r of planSplitRanges(size, options.splitBytes, header.dataStart)) {
-        splits.push({ ...common, start: r.start, end: r.end, aligned: r.start === header.dataStart });
+        const aligned = r.start === header.dataStart;
+        splits.push({ ...common, start: r.start, end: r.end, aligned, progressBytes: r.end - r.start });
       }
     }
   }
@@ -138,20 +156,32 @@ export async function runInteractions(
   const P = options.partitions;
   const paths = outputPaths(options.out);
   const plan = await planInputs(options);
-  options.onPlan?.(plan.progressBytes);
+  const shard = options.shard ?? { index: 0, count: 1 };
+  // A split's stages all run on the shard that owns it (see interactionsTaskOwner): its spills
+  // are that shard's local files.
+  const owns = (taskId: number): boolean => taskId % shard.count === shard.index;
+  const lead = shard.index === 0; // writes what needs every partition: single files, _SUCCESS
+  options.onPlan?.(plan.splits.reduce((n, s, i) => n + (owns(i) ? s.progressBytes : 0), 0));
   // The outputs need apache-arrow and parquet-wasm at the end: load them while the workers map.
   const parquetModule = import('../../io/parquet-write.js');
   parquetModule.catch(() => {}); // a load error surfaces where it is awaited
   const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'shardflow-'));
   const spillPathOf = (taskId: number): string => join(work, `spill-${taskId}.bin`);
   try {
-    // The outputs of an earlier run go first, the completion marker before them.
+    // The outputs of an earlier run go first, the completion marker before them. With several
+    // shards, whose parts overwrite their own keys, the lead removes strays at the end instead:
+    // a restarted shard must never delete what the others wrote.
     const store = await storageFor(options.out);
-    await store.delete(joinUrl(options.out, SUCCESS_MARKER));
-    for (const name of options.outputs) {
-      if (name === 'clean' || name === 'pairs' || name === 'rejects') await store.deletePrefix(paths[name]);
-      else await store.delete(paths[name]);
+    if (lead) await store.delete(joinUrl(options.out, SUCCESS_MARKER));
+    if (shard.count === 1) {
+      for (const name of options.outputs) {
+        if (name === 'clean' || name === 'pairs' || name === 'rejects') await store.deletePrefix(paths[name]);
+        else await store.delete(paths[name]);
+      }
     }
+
+    // Part files each output directory holds when the run is done.
+    const parts = { clean: 0, pairs: options.outputs.has('pairs') ? P : 0, rejects: 0 };
 
     // 1. map. A file in which a quoted field spans lines is read again as one split.
     const needRows = options.outputs.has('clean') || options.loader !== undefined;
@@ -237,6 +267,8 @@ export async function runInteractions(
     }
     const dups = dupsBySplit.map((list) => Float64Array.from(list.sort((a, b) => a - b)));
 
+    parts.rejects = options.outputs.has('rejects') ? splits.length : 0;
+
     // 3. subtract duplicates from the counts, write the rejects parts.
     options.onPhase?.('counting');
     const rejectsWanted = options.outputs.has('rejects');
@@ -295,9 +327,10 @@ export async function runInteractions(
       merges.map((m) => m.days),
       1,
     );
-    if (options.outputs.has('users')) await writeCounts(parquet, paths.users, 'user_id', users);
-    if (options.outputs.has('products')) await writeCounts(parquet, paths.products, 'product_id', products);
-    if (options.outputs.has('daily')) {
+    if (lead && options.outputs.has('users')) await writeCounts(parquet, paths.users, 'user_id', users);
+    if (lead && options.outputs.has('products'))
+      await writeCounts(parquet, paths.products, 'product_id', products);
+    if (lead && options.outputs.has('daily')) {
       await writeParquetFile(paths.daily, {
         day: dateFromDays(new Int32Array(days.keys.buffer, days.keys.byteOffset, days.keys.length)),
         interactions: int64FromNumbers(days.counts),
@@ -320,6 +353,7 @@ export async function runInteractions(
       await options.loader?.begin([...months].sort((a, b) => a - b).map(monthText));
       // Write tasks cover ranges of each split's spilled rows, in input order, one clean part each.
       const writeTasks: InteractionsTask[] = [];
+      parts.clean = 0;
       for (let i = 0; i < splits.length; i++) {
         for (let from = 0; from < maps[i].valid || from === 0; from += CLEAN_CHUNK_ROWS) {
           writeTasks.push({
@@ -328,7 +362,7 @@ export async function runInteractions(
             spillPath: spillPathOf(ids[i]),
             from,
             to: Math.min(maps[i].valid, from + CLEAN_CHUNK_ROWS),
-            part: writeTasks.length,
+            part: parts.clean++,
             duplicates: dups[i],
             partitions: P,
             tables,
@@ -370,9 +404,22 @@ export async function runInteractions(
     }
     const dupCount = dups.reduce((n, d) => n + d.length, 0);
     rejected[REJECT_REASONS[DUPLICATE_ID]] += dupCount;
-    await writeSuccessMarker(store, joinUrl(options.out, SUCCESS_MARKER));
+    if (lead && shard.count > 1) await removeStrays(store, paths, options.outputs, parts);
+    if (lead) await writeSuccessMarker(store, joinUrl(options.out, SUCCESS_MARKER));
     const outputs: Partial<Record<OutputName, string>> = {};
     for (const name of options.outputs) outputs[name] = paths[name];
+    const own = {
+      rows_read: 0,
+      rows_valid: 0,
+      rejected_by_reason: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])),
+    };
+    maps.forEach((m, i) => {
+      if (!owns(ids[i])) return;
+      own.rows_read += m.records;
+      own.rows_valid += m.valid - dups[i].length;
+      m.rejected.forEach((n, r) => (own.rejected_by_reason[REJECT_REASONS[r]] += n));
+      own.rejected_by_reason[REJECT_REASONS[DUPLICATE_ID]] += dups[i].length;
+    });
     return {
       job: 'interactions',
       rows_read: rowsRead,
@@ -383,6 +430,7 @@ export async function runInteractions(
       files: plan.files,
       bytes: plan.bytes,
       splits: splits.length,
+      ...(shard.count > 1 ? { shard: { index: shard.index, count: shard.count, ...own } } : {}),
     };
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -435,6 +483,23 @@ function countsCopy(e: Entries, days = false): Uint8Array {
     lines.push(`${key}\t${e.counts[i]}\n`);
   }
   return Buffer.from(lines.join(''));
+}
+
+/**
+ * Deletes part files of the outputs that this run did not write (left by an earlier run with
+ * more splits or partitions), so each output holds exactly this run's parts.
+ */
+async function removeStrays(
+  store: Storage,
+  paths: Record<OutputName, string>,
+  outputs: ReadonlySet<OutputName>,
+  parts: Record<'clean' | 'pairs' | 'rejects', number>,
+): Promise<void> {
+  for (const name of ['clean', 'pairs', 'rejects'] as const) {
+    if (!outputs.has(name)) continue;
+    const keep = new Set(Array.from({ length: parts[name] }, (_, i) => joinUrl(paths[name], partName(i))));
+    for (const o of await store.list(paths[name])) if (!keep.has(o.url)) await store.delete(o.url);
+  }
 }
 
 /** An empty `_SUCCESS` object: every output of the run is complete. */

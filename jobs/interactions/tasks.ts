@@ -148,3 +148,12 @@ export interface WriteResult {
 }
 
 export type InteractionsTask = MapTask | DedupTask | CorrectTask | MergeTask | WriteTask;
+
+/**
+ * The number whose residue picks the shard that runs a task: the split's task id for the per-split
+ * stages (map, correct, write: a split's spills stay on the shard that mapped it), the partition
+ * for the per-partition ones (dedup, merge).
+ */
+export function interactionsTaskOwner(task: InteractionsTask): number {
+  return task.stage === 'dedup' || task.stage === 'merge' ? task.partition : task.taskId;
+}

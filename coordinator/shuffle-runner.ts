@@ -1,0 +1,196 @@
+/**
+ * Runs a job's stages on shard `i` of `N` processes (pods of a Kubernetes Indexed Job, or plain
+ * processes on one machine), with an object store or a shared directory as the shuffle. Every
+ * shard computes the same plan and makes the same sequence of stage calls; for each call:
+ *
+ * 1. the shard runs the tasks it owns (`owner(task) mod N === i`) in its own pool;
+ * 2. each result is written as one shuffle object, `<shuffle>/<run id>/<NNN-stage>/task-<k>.bin`
+ *    (every partition the task produced, v8-serialized), then a commit marker `task-<k>.done`;
+ *    a rerun of a task overwrites the same keys, so its effect lands once;
+ * 3. the shard waits, polling the stage's prefix with backoff, until every task has committed
+ *    (`barrierTimeoutMs`; on expiry a one-line error names the missing tasks and their shards);
+ * 4. it reads the other shards' results back, so the job continues exactly as in one process.
+ *
+ * Tasks must be deterministic (the same task gives the same result bytes): then any mix of
+ * reruns, and any shard count, gives the same outputs. Memory: every result of a stage, as in one
+ * process; typed arrays come back in shared memory so posting them to workers copies nothing.
+ */
+
+import { deserialize, serialize } from 'node:v8';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ShardflowError } from '../errors.js';
+import { joinUrl, storageFor, type Storage } from '../io/storage.js';
+
+/** This process's place among the shards. */
+export interface ShardSpec {
+  index: number;
+  count: number;
+}
+
+/** Options of {@link createShuffleRunner}. */
+export interface ShuffleRunnerOptions<T> {
+  shard: ShardSpec;
+  /** The run's shuffle root: `<--shuffle>/<run id>`. */
+  root: string;
+  /** Which shard runs a task: `owner(task) mod count`. Tasks of one split keep one owner. */
+  owner: (task: T) => number;
+  /** Runs owned tasks in this process's pool; results in task order. */
+  run: <R>(stage: string, tasks: T[]) => Promise<R[]>;
+  /** How long to wait for the other shards at each stage; default 10 minutes. */
+  barrierTimeoutMs?: number;
+  /** First and longest poll interval; default 50 ms and 2 s. */
+  pollMs?: [number, number];
+  /** Told the bytes of each shuffle object written or read. */
+  onBytes?: (direction: 'written' | 'read', bytes: number) => void;
+  /** Told when a barrier starts waiting, with the tasks still missing. */
+  onWait?: (stage: string, missing: number) => void;
+}
+
+export const SHUFFLE_DEFAULTS = Object.freeze({
+  barrierTimeoutMs: 10 * 60 * 1000,
+  pollMs: [50, 2000] as [number, number],
+});
+
+/** The pod's stage runner: the same signature as running every task in one process. */
+export type StageRunner<T> = <R>(stage: string, tasks: T[]) => Promise<R[]>;
+
+export function createShuffleRunner<T>(options: ShuffleRunnerOptions<T>): StageRunner<T> {
+  const { shard, root, owner } = options;
+  const timeoutMs = options.barrierTimeoutMs ?? SHUFFLE_DEFAULTS.barrierTimeoutMs;
+  const [firstPoll, maxPoll] = options.pollMs ?? SHUFFLE_DEFAULTS.pollMs;
+  let calls = 0;
+
+  return async <R>(stage: string, tasks: T[]): Promise<R[]> => {
+    const dir = joinUrl(root, `${String(++calls).padStart(3, '0')}-${stage}`);
+    const store = await storageFor(dir);
+    const mine = tasks.map((_, k) => k).filter((k) => owner(tasks[k]) % shard.count === shard.index);
+    const results = new Array<R | undefined>(tasks.length);
+    const ran = await options.run<R>(
+      stage,
+      mine.map((k) => tasks[k]),
+    );
+    for (let j = 0; j < mine.length; j++) {
+      const k = mine[j];
+      results[k] = ran[j];
+      const bytes = serialize(packed(ran[j]));
+      await writeObject(store, joinUrl(dir, `task-${k}.bin`), bytes);
+      await writeObject(store, joinUrl(dir, `task-${k}.done`), new Uint8Array(0));
+      options.onBytes?.('written', bytes.length);
+    }
+    await barrier(store, dir, stage, tasks.length, (k) => owner(tasks[k]) % shard.count);
+    for (let k = 0; k < tasks.length; k++) {
+      if (results[k] !== undefined) continue;
+      const url = joinUrl(dir, `task-${k}.bin`);
+      const chunks: Uint8Array[] = [];
+      let n = 0;
+      for await (const c of store.read(url)) {
+        chunks.push(c);
+        n += c.length;
+      }
+      options.onBytes?.('read', n);
+      results[k] = shared(deserialize(Buffer.concat(chunks, n))) as R;
+    }
+    return results as R[];
+  };
+
+  async function barrier(
+    store: Storage,
+    dir: string,
+    stage: string,
+    total: number,
+    shardOf: (k: number) => number,
+  ): Promise<void> {
+    const started = performance.now();
+    let wait = firstPoll;
+    let told = false;
+    for (;;) {
+      const done = new Set<number>();
+      for (const o of await store.list(dir)) {
+        const m = /task-(\d+)\.done$/.exec(o.url);
+        if (m) done.add(Number(m[1]));
+      }
+      const missing: number[] = [];
+      for (let k = 0; k < total; k++) if (!done.has(k)) missing.push(k);
+      if (missing.length === 0) return;
+      if (!told) options.onWait?.(stage, missing.length);
+      told = true;
+      if (performance.now() - started >= timeoutMs) {
+        const shown = missing
+          .slice(0, 20)
+          .map((k) => `${k} (shard ${shardOf(k)}/${shard.count})`)
+          .join(', ');
+        throw new ShardflowError(
+          'E_BARRIER_TIMEOUT',
+          `shard ${shard.index}/${shard.count}: gave up after ${Math.round(timeoutMs / 1000)} s waiting at stage "${stage}" for ${missing.length} of ${total} tasks to commit under ${dir}: ${shown}${missing.length > 20 ? ', …' : ''}`,
+        );
+      }
+      await sleep(Math.min(wait, Math.max(1, timeoutMs - (performance.now() - started))));
+      wait = Math.min(maxPoll, wait * 2);
+    }
+  }
+}
+
+async function writeObject(store: Storage, url: string, bytes: Uint8Array): Promise<void> {
+  const writer = store.create(url);
+  try {
+    if (bytes.length > 0) await writer.write(bytes);
+    await writer.commit();
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+}
+
+/** Marks a bare (Shared)ArrayBuffer, which v8's serializer refuses when shared, as its bytes. */
+const RAW_BUFFER = '__shardflowRawBuffer';
+
+/** A copy of `value`'s object tree with every bare buffer replaced by a marked byte view. */
+function packed(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer)
+    return { [RAW_BUFFER]: new Uint8Array(value) };
+  if (ArrayBuffer.isView(value)) return value;
+  if (Array.isArray(value)) return value.map(packed);
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) out[key] = packed(v);
+  return out;
+}
+
+/**
+ * `value` with every typed array and ArrayBuffer moved into shared memory (results are read once
+ * here, then posted to the workers of later stages, which would otherwise each get a copy).
+ */
+function shared(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof ArrayBuffer) {
+    const sab = new SharedArrayBuffer(value.byteLength);
+    new Uint8Array(sab).set(new Uint8Array(value));
+    return sab;
+  }
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    const view = value as unknown as {
+      length: number;
+      buffer: ArrayBufferLike;
+      byteOffset: number;
+      byteLength: number;
+    };
+    if (view.buffer instanceof SharedArrayBuffer) return value;
+    const sab = new SharedArrayBuffer(view.byteLength);
+    new Uint8Array(sab).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+    const Ctor = value.constructor as new (b: SharedArrayBuffer, o: number, n: number) => unknown;
+    return new Ctor(sab, 0, view.length);
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = shared(value[i]);
+    return value;
+  }
+  const record = value as Record<string, unknown>;
+  const raw = record[RAW_BUFFER];
+  if (raw instanceof Uint8Array) {
+    const sab = new SharedArrayBuffer(raw.byteLength);
+    new Uint8Array(sab).set(raw);
+    return sab;
+  }
+  for (const key of Object.keys(record)) record[key] = shared(record[key]);
+  return value;
+}
