@@ -1,0 +1,66 @@
+/**
+ * Options of `shardflow run callsign`, their defaults, and the one place they are validated:
+ * messages name the option and say what to do.
+ */
+
+import { availableParallelism } from 'node:os';
+import { UsageError } from '../errors.js';
+import { DEFAULT_SPLIT_BYTES } from '../partitioners/plan-splits.js';
+import { parseBytes } from './run-options.js';
+
+export interface CallsignRunOptions {
+  collections: string[];
+  predictions: string[];
+  out: string;
+  workers: number;
+  partitions: number;
+  splitBytes: number;
+  tmpDir?: string;
+  json: boolean;
+  metricsPort?: number;
+  progress: boolean;
+}
+
+/** Defaults: one worker per core, 64 partitions, 32 MiB splits. */
+export const CALLSIGN_DEFAULTS = Object.freeze({ partitions: 64, splitBytes: DEFAULT_SPLIT_BYTES });
+
+function positiveInt(name: string, value: string | undefined, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+    throw new UsageError(`--${name} must be a whole number from 1 to ${max}, got "${value}"`);
+  }
+  return Number(value);
+}
+
+export function validateCallsignOptions(
+  raw: Record<string, string | string[] | boolean | undefined>,
+): CallsignRunOptions {
+  const collections = (raw.collections as string[] | undefined) ?? [];
+  const predictions = (raw.predictions as string[] | undefined) ?? [];
+  if (collections.length === 0)
+    throw new UsageError('--collections is required: a JSON Lines file, directory, glob or s3:// URL');
+  if (predictions.length === 0)
+    throw new UsageError('--predictions is required: a JSON Lines file, directory, glob or s3:// URL');
+  const out = raw.out as string | undefined;
+  if (!out) throw new UsageError('--out is required: the directory or s3:// prefix to write the outputs to');
+  const port = raw['metrics-port'] as string | undefined;
+  return Object.freeze({
+    collections,
+    predictions,
+    out,
+    workers: positiveInt('workers', raw.workers as string | undefined, availableParallelism(), 256),
+    partitions: positiveInt(
+      'partitions',
+      raw.partitions as string | undefined,
+      CALLSIGN_DEFAULTS.partitions,
+      4096,
+    ),
+    splitBytes: raw['split-size']
+      ? parseBytes('split-size', raw['split-size'] as string)
+      : CALLSIGN_DEFAULTS.splitBytes,
+    tmpDir: raw['tmp-dir'] as string | undefined,
+    json: raw.json === true,
+    metricsPort: port === undefined ? undefined : positiveInt('metrics-port', port, 0, 65535),
+    progress: raw['no-progress'] !== true,
+  });
+}
