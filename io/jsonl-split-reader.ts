@@ -33,6 +33,7 @@ export interface ReadJsonlSplitOptions {
 export async function readJsonlSplit(options: ReadJsonlSplitOptions): Promise<{ lines: number }> {
   const { url, start, end, maxLineBytes, onLine } = options;
   const keep = options.keepBytes ?? 4096;
+  if (start >= end) return { lines: 0 }; // an empty split owns no line
   const storage = await storageFor(url);
   let lines = 0;
   let aligned = start === 0;
