@@ -11,7 +11,7 @@
  *
  * "p" and "a" hold the profiles of partition i; "s" and "c" the session and collection ids hashed to
  * i, for the checks of the report. Peak memory: the split's normalised lines and its distinct keys
- * (about 2–3× the split size, 32 MiB by default).
+ * (about 2–3× the split size, 8 MiB by default).
  */
 
 import { open } from 'node:fs/promises';
