@@ -20,11 +20,23 @@ const USAGE = `usage:
                              [--s3-part-size BYTES] [--shard i/N | --shards N] [--shuffle URI]
                              [--run-id ID] [--barrier-timeout SECONDS] [--pushgateway URL]
      (PATH and DIR may be s3://bucket/key URLs)
+  shardflow run callsign --collections PATH... --predictions PATH... --out DIR [--workers N] [--partitions P]
+                         [--split-size BYTES] [--metrics-port PORT] [--tmp-dir DIR] [--no-progress] [--json]
+                         [--s3-endpoint URL] [--s3-region R] [--s3-checksums MODE] [--s3-part-size BYTES]
   shardflow generate interactions --rows N [--seed S] [--bad-fraction F] --out FILE
+  shardflow generate callsign --profiles N --sessions-per-profile M --out DIR [--seed S]
   shardflow query interactions daily|top-users|top-products [--limit N] [--pg URL] [--pg-schema NAME] [--json]
   shardflow demo [--rows N] [--out DIR]`;
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+/** The S3 options every command that reads or writes storage takes. */
+const S3_FLAGS = {
+  's3-endpoint': { type: 'string' },
+  's3-region': { type: 'string' },
+  's3-checksums': { type: 'string' },
+  's3-part-size': { type: 'string' },
+} as const;
 
 function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
   try {
@@ -35,6 +47,7 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[]
 }
 
 async function runCommand(argv: string[]): Promise<void> {
+  if (argv[0] === 'callsign') return runCallsignArgs(argv.slice(1));
   const { values, positionals } = parse(argv, {
     input: { type: 'string', multiple: true },
     out: { type: 'string' },
@@ -46,10 +59,7 @@ async function runCommand(argv: string[]): Promise<void> {
     'split-size': { type: 'string' },
     'metrics-port': { type: 'string' },
     'tmp-dir': { type: 'string' },
-    's3-endpoint': { type: 'string' },
-    's3-region': { type: 'string' },
-    's3-checksums': { type: 'string' },
-    's3-part-size': { type: 'string' },
+    ...S3_FLAGS,
     shard: { type: 'string' },
     shards: { type: 'string' },
     shuffle: { type: 'string' },
@@ -61,7 +71,7 @@ async function runCommand(argv: string[]): Promise<void> {
     json: { type: 'boolean' },
   });
   if (positionals[0] !== 'interactions')
-    throw new UsageError(`unknown job "${positionals[0] ?? ''}"; jobs: interactions`);
+    throw new UsageError(`unknown job "${positionals[0] ?? ''}"; jobs: interactions, callsign`);
   const options = validateRunOptions(values);
   const { runInteractionsCommand } = await import('./run-interactions-command.js');
   const summary = await runInteractionsCommand(options, { log, ...(await pgHooks(options)) });
@@ -111,7 +121,47 @@ function printSummary(s: InteractionsSummary & { seconds: number }): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+/** `run callsign` (issue #5): the report table, then the summary (one JSON line with --json). */
+async function runCallsignArgs(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, {
+    collections: { type: 'string', multiple: true },
+    predictions: { type: 'string', multiple: true },
+    out: { type: 'string' },
+    workers: { type: 'string' },
+    partitions: { type: 'string' },
+    'split-size': { type: 'string' },
+    'metrics-port': { type: 'string' },
+    'tmp-dir': { type: 'string' },
+    'no-progress': { type: 'boolean' },
+    json: { type: 'boolean' },
+    ...S3_FLAGS,
+  });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"\n${USAGE}`);
+  const { validateCallsignOptions } = await import('./callsign-options.js');
+  const options = validateCallsignOptions(values);
+  const { runCallsignCommand } = await import('./run-callsign-command.js');
+  const { formatReport } = await import('../jobs/callsign/validation-report.js');
+  const { summary, report } = await runCallsignCommand(options, { log });
+  const table = `validation report\n${formatReport(report)}\n`;
+  if (options.json) {
+    process.stderr.write(table);
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } else {
+    const lines = [
+      `rows read      ${summary.rows_read}`,
+      `rows valid     ${summary.rows_valid}`,
+      `rows rejected  ${summary.rows_rejected}`,
+      ...Object.entries(summary.rejected_by_reason).map(([r, n]) => `  ${r.padEnd(20)}${n}`),
+      `profiles       ${summary.profiles}`,
+      ...Object.entries(summary.outputs).map(([name, path]) => `output ${name.padEnd(19)}${path}`),
+      `seconds        ${summary.seconds}`,
+    ];
+    process.stdout.write(`${table}\n${lines.join('\n')}\n`);
+  }
+}
+
 async function generateCommand(argv: string[]): Promise<void> {
+  if (argv[0] === 'callsign') return generateCallsignArgs(argv.slice(1));
   const { values, positionals } = parse(argv, {
     rows: { type: 'string' },
     seed: { type: 'string' },
@@ -119,7 +169,7 @@ async function generateCommand(argv: string[]): Promise<void> {
     out: { type: 'string' },
   });
   if (positionals[0] !== 'interactions')
-    throw new UsageError(`unknown generator "${positionals[0] ?? ''}"; generators: interactions`);
+    throw new UsageError(`unknown generator "${positionals[0] ?? ''}"; generators: interactions, callsign`);
   if (!values.rows || !/^\d+$/.test(values.rows as string))
     throw new UsageError('--rows must be a whole number');
   if (!values.out) throw new UsageError('--out is required: the CSV file to write');
@@ -138,6 +188,40 @@ async function generateCommand(argv: string[]): Promise<void> {
   });
   log(
     `generated ${summary.rows} rows, ${summary.bytes} bytes in ${summary.seconds.toFixed(2)} s: ${String(values.out)}`,
+  );
+}
+
+function seedOf(v: string): number {
+  if (!/^\d+$/.test(v)) throw new UsageError(`--seed must be a whole number, got "${v}"`);
+  return Number(v);
+}
+
+async function generateCallsignArgs(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, {
+    profiles: { type: 'string' },
+    'sessions-per-profile': { type: 'string' },
+    seed: { type: 'string' },
+    out: { type: 'string' },
+  });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"\n${USAGE}`);
+  const whole = (name: string, v: string | undefined, required: boolean): number | undefined => {
+    if (v === undefined) {
+      if (required) throw new UsageError(`--${name} is required: a positive whole number`);
+      return undefined;
+    }
+    if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`--${name} must be a positive whole number, got "${v}"`);
+    return Number(v);
+  };
+  if (!values.out) throw new UsageError('--out is required: the directory to write the two files to');
+  const { generateCallsign } = await import('../jobs/callsign/generate.js');
+  const summary = await generateCallsign({
+    profiles: whole('profiles', values.profiles, true) as number,
+    sessionsPerProfile: whole('sessions-per-profile', values['sessions-per-profile'], true) as number,
+    seed: values.seed === undefined ? undefined : seedOf(values.seed),
+    out: values.out,
+  });
+  log(
+    `generated ${summary.collections} collections and ${summary.predictions} predictions, ${summary.bytes} bytes in ${summary.seconds.toFixed(2)} s: ${values.out}`,
   );
 }
 

@@ -45,7 +45,13 @@ export const RUN_DEFAULTS = Object.freeze({
   pgSchema: 'public',
 });
 
-function positiveInt(name: string, value: string | undefined, fallback: number, max = 1 << 20): number {
+/** A whole number option from 1 to `max` (messages name `--name`); `fallback` when unset. */
+export function positiveInt(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  max = 1 << 20,
+): number {
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
     throw new UsageError(`--${name} must be a whole number from 1 to ${max}, got "${value}"`);

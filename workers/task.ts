@@ -9,19 +9,25 @@ import { LiveCounters } from '../metrics/live-counters.js';
 import { configureStorage, type StorageOptions } from '../io/storage.js';
 import { runInteractionsTask } from '../jobs/interactions/stages.js';
 import type { InteractionsTask } from '../jobs/interactions/tasks.js';
+import { runCallsignTask } from '../jobs/callsign/stages.js';
+import type { CallsignTask } from '../jobs/callsign/tasks.js';
 
 /** What the coordinator posts to a worker. */
 export interface WorkerMessage {
-  job: 'interactions';
-  task: InteractionsTask;
+  job: 'interactions' | 'callsign';
+  /** A task of the job named by `job`. */
+  task: InteractionsTask | CallsignTask;
   counters?: SharedArrayBuffer;
   /** How this thread reaches S3 (the coordinator's storage options). */
   storage?: StorageOptions;
 }
 
-const runners = {
+type Runner = (task: never, onProgress?: (bytes: number, rows: number) => void) => Promise<unknown>;
+
+const runners: Record<WorkerMessage['job'], Runner> = {
   interactions: runInteractionsTask,
-} as const;
+  callsign: runCallsignTask,
+};
 
 /** Collects the non-shared ArrayBuffers of typed arrays directly under `value`. */
 function transferables(value: unknown): ArrayBuffer[] {
@@ -49,7 +55,7 @@ export default async function task(message: WorkerMessage): Promise<unknown> {
         if (rows > 0) counters.addRows(rows);
       }
     : undefined;
-  const result = await runners[message.job](message.task, onProgress);
+  const result = await runners[message.job](message.task as never, onProgress);
   const list = transferables(result);
   if (list.length === 0) return result;
   return move({ [transferableSymbol]: list, [valueSymbol]: result } as never);

@@ -1,0 +1,103 @@
+/**
+ * `shardflow run callsign`: wires the job to the worker pool, live progress and metrics, and
+ * returns the summary and the validation report the CLI prints.
+ */
+
+import { createHash } from 'node:crypto';
+import { WorkerPool } from './worker-pool.js';
+import { configureStorage } from '../io/storage.js';
+import { createRunMetrics } from '../metrics/run-metrics.js';
+import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
+import { LiveCounters } from '../metrics/live-counters.js';
+import { startProgress, type Progress } from '../metrics/progress.js';
+import { runCallsign, type CallsignSummary } from '../jobs/callsign/run.js';
+import { REJECT_REASONS } from '../jobs/callsign/normalize-record.js';
+import type { ValidationReport } from '../jobs/callsign/validation-report.js';
+import type { CallsignTask } from '../jobs/callsign/tasks.js';
+import type { CallsignRunOptions } from './callsign-options.js';
+
+export interface RunCallsignHooks {
+  log?: (line: string) => void;
+}
+
+export async function runCallsignCommand(
+  options: CallsignRunOptions,
+  hooks: RunCallsignHooks = {},
+): Promise<{ summary: CallsignSummary & { seconds: number; run_id: string }; report: ValidationReport }> {
+  const started = performance.now();
+  const metrics = createRunMetrics({ job: 'callsign' });
+  const runId = callsignRunIdOf(options);
+  metrics.setRunId(runId);
+  metrics.initReasons(REJECT_REASONS);
+  let server: MetricsServer | undefined;
+  if (options.metricsPort !== undefined) {
+    server = await startMetricsServer(metrics.registry, { port: options.metricsPort });
+    hooks.log?.(`metrics: serving ${server.url}`);
+  }
+  const counters = LiveCounters.create();
+  configureStorage(options.storage);
+  const pool = new WorkerPool({
+    workers: options.workers,
+    counters: counters.buffer,
+    storage: options.storage,
+    metrics,
+  });
+  const live = { rows: 0, bytes: 0 };
+  const feed = setInterval(() => {
+    const now = counters.read();
+    metrics.rowsRead.inc(now.rows - live.rows);
+    metrics.bytesRead.inc(now.bytes - live.bytes);
+    live.rows = now.rows;
+    live.bytes = now.bytes;
+  }, 500).unref();
+  let progress: Progress | undefined;
+  try {
+    const { summary, report } = await runCallsign(
+      {
+        collections: options.collections,
+        predictions: options.predictions,
+        out: options.out,
+        partitions: options.partitions,
+        splitBytes: options.splitBytes,
+        tmpDir: options.tmpDir,
+        onPlan: (totalBytes) => {
+          if (options.progress)
+            progress = startProgress({ label: 'callsign', totalBytes, read: () => counters.read() });
+        },
+        onPhase: (phase) => progress?.setPhase(phase),
+      },
+      <R>(stage: string, tasks: CallsignTask[]) => pool.runAll<R>('callsign', stage, tasks),
+    );
+    clearInterval(feed);
+    metrics.recordRows({
+      rowsRead: Math.max(0, summary.rows_read - live.rows),
+      rowsValid: summary.rows_valid,
+      bytesRead: Math.max(0, summary.bytes - live.bytes),
+      rejected: summary.rejected_by_reason,
+    });
+    const seconds = (performance.now() - started) / 1000;
+    progress?.stop(
+      `callsign: ${summary.rows_read} lines read, ${summary.rows_valid} accepted, ${summary.rows_rejected} rejected in ${seconds.toFixed(2)} s`,
+    );
+    progress = undefined;
+    return { summary: { ...summary, seconds: Math.round(seconds * 1000) / 1000, run_id: runId }, report };
+  } finally {
+    clearInterval(feed);
+    progress?.stop();
+    await pool.close();
+    await server?.close();
+  }
+}
+
+/** The run's id: a digest of the job, its inputs and the options that shape its outputs. */
+export function callsignRunIdOf(options: CallsignRunOptions): string {
+  const shape = {
+    job: 'callsign',
+    collections: options.collections,
+    predictions: options.predictions,
+    out: options.out,
+    partitions: options.partitions,
+    splitBytes: options.splitBytes,
+  };
+  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 12);
+}

@@ -1,0 +1,254 @@
+/**
+ * The callsign job (issue #5), stage by stage: plan (both inputs cut into byte-range splits) → map
+ * (per split: normalise, validate, group by partition and profile, fold session partials, spill) →
+ * reduce (per partition: write each profile's files one at a time, merge the session partials, run
+ * the report's checks) → outputs (aggregated rows, report, rejects with global line numbers). The
+ * job drives the stages through a task runner and knows nothing of the pool behind it.
+ */
+
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InputError } from '../../errors.js';
+import { expandInputs } from '../../io/input-paths.js';
+import { isS3Url, joinUrl, storageFor, storageOptions, type ObjectInfo } from '../../io/storage.js';
+import { planSplitRanges } from '../../partitioners/plan-splits.js';
+import { compare, compareNullable } from './map-stage.js';
+import { REJECT_REASONS, type InputKind } from './normalize-record.js';
+import {
+  CALLSIGN_OUTPUT_DIRS,
+  REJECTS_PART_ROWS,
+  callsignOutputs,
+  rejectsPartName,
+  writeAggregated,
+  writeObject,
+  writeRejectsPart,
+  type RejectRow,
+} from './outputs.js';
+import type { SessionRow } from './session-partial.js';
+import type { CallsignMapResult, CallsignReduceResult, CallsignSplit, CallsignTask } from './tasks.js';
+import { buildReport, type ValidationReport } from './validation-report.js';
+
+/** Runs a stage's tasks in parallel; results in task order. */
+export type CallsignTaskRunner = <R>(stage: string, tasks: CallsignTask[]) => Promise<R[]>;
+
+/** Options of {@link runCallsign}. */
+export interface CallsignOptions {
+  /** Collections inputs: files, directories, globs or s3:// objects and prefixes. */
+  collections: string[];
+  predictions: string[];
+  /** Output root: a local directory or an s3:// prefix. */
+  out: string;
+  /** Reduce partitions (profile id hash mod P). */
+  partitions: number;
+  /** Split size in bytes. */
+  splitBytes: number;
+  /** Directory for the spill files; default the OS temp directory. */
+  tmpDir?: string;
+  /** Called with the total input bytes once the plan is known, and with phase names. */
+  onPlan?: (totalBytes: number) => void;
+  onPhase?: (phase: string) => void;
+}
+
+export interface CallsignSummary {
+  job: 'callsign';
+  /** Non-blank lines read (both files); rows_valid + rows_rejected. */
+  rows_read: number;
+  rows_valid: number;
+  rows_rejected: number;
+  lines_blank: number;
+  rejected_by_reason: Record<string, number>;
+  profiles: number;
+  label_files: number;
+  prediction_files: number;
+  aggregated_rows: number;
+  rejects_files: number;
+  outputs: ReturnType<typeof callsignOutputs>;
+  files: number;
+  bytes: number;
+  splits: number;
+}
+
+/** Expands inputs: local paths as `--input` does; an s3:// URL is an object, or else a prefix. */
+async function expand(inputs: readonly string[], option: string): Promise<ObjectInfo[]> {
+  const out: ObjectInfo[] = [];
+  for (const input of inputs) {
+    if (!isS3Url(input)) {
+      for (const f of await expandInputs([input])) out.push({ url: f.path, size: f.size });
+      continue;
+    }
+    const storage = await storageFor(input);
+    const object = await storage.stat(input);
+    const listed = object ? [object] : await storage.list(input.replace(/\/+$/, ''));
+    if (listed.length === 0)
+      throw new InputError('E_INPUT_NOT_FOUND', `--${option} ${input}: no such object or prefix`, {
+        file: input,
+      });
+    out.push(...listed);
+  }
+  return out;
+}
+
+async function planInputs(options: CallsignOptions) {
+  const files: { kind: InputKind; info: ObjectInfo }[] = [];
+  for (const kind of ['collections', 'predictions'] as const)
+    for (const info of await expand(options[kind], kind)) files.push({ kind, info });
+  const splits: CallsignSplit[] = [];
+  let bytes = 0;
+  files.forEach(({ kind, info }, fileIndex) => {
+    bytes += info.size;
+    for (const r of planSplitRanges(info.size, options.splitBytes))
+      splits.push({ kind, url: info.url, fileIndex, start: r.start, end: r.end });
+  });
+  return { splits, bytes, files: files.length };
+}
+
+export async function runCallsign(
+  options: CallsignOptions,
+  runTasks: CallsignTaskRunner,
+): Promise<{ summary: CallsignSummary; report: ValidationReport }> {
+  const P = options.partitions;
+  const urls = callsignOutputs(options.out);
+  const plan = await planInputs(options);
+  options.onPlan?.(plan.bytes);
+  const storage = await storageFor(options.out);
+  const storageConfig = storageOptions();
+  const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'shardflow-callsign-'));
+  try {
+    // A rerun never mixes files of two runs: remove what this run writes first.
+    for (const name of CALLSIGN_OUTPUT_DIRS) await storage.deletePrefix(joinUrl(options.out, name));
+
+    // 1. map.
+    const spillPaths = plan.splits.map((_, i) => join(work, `split-${i}.spill`));
+    const maps = await runTasks<CallsignMapResult>(
+      'map',
+      plan.splits.map((split, i) => ({
+        stage: 'map',
+        taskId: i,
+        split,
+        partitions: P,
+        spillPath: spillPaths[i],
+        storage: storageConfig,
+      })),
+    );
+
+    // 2. reduce, per partition.
+    options.onPhase?.('writing profiles');
+    const reduces = await runTasks<CallsignReduceResult>(
+      'reduce',
+      Array.from({ length: P }, (_, p): CallsignTask => ({
+        stage: 'reduce',
+        partition: p,
+        splits: plan.splits.map((s, i) => ({
+          kind: s.kind,
+          spillPath: spillPaths[i],
+          section: [maps[i].sections[p], maps[i].sections[p + 1]],
+        })),
+        out: options.out,
+        storage: storageConfig,
+      })),
+    );
+
+    // 3. aggregated rows, sorted across partitions.
+    options.onPhase?.('writing aggregates');
+    const rows: SessionRow[] = [];
+    for (const r of reduces) {
+      const c = r.rows;
+      for (let i = 0; i < c.profile.length; i++) {
+        rows.push({
+          profile_id: c.profile[i],
+          session_id: c.session[i],
+          collections: c.collections[i],
+          weighted_mean_score: c.weighted[i],
+          mean_swipe_score: c.swipe[i],
+          failed_keystroke_predictions: c.failed[i],
+        });
+      }
+    }
+    rows.sort((a, b) => compare(a.profile_id, b.profile_id) || compareNullable(a.session_id, b.session_id));
+    await writeAggregated(storage, options.out, rows);
+
+    // 4. report and rejects (line numbers: each split starts after the lines of its file's earlier splits).
+    const report = buildReport(
+      plan.splits.map((s, i) => ({ kind: s.kind, counts: maps[i].counts })),
+      reduces,
+    );
+    await writeObject(storage, urls.report, Buffer.from(`${JSON.stringify(report, null, 2)}\n`));
+    const rejectsFiles = await writeRejects(plan.splits, maps, spillPaths, options.out);
+
+    const rejected: Record<string, number> = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0]));
+    for (const m of maps) m.counts.rejected.forEach((n, r) => (rejected[REJECT_REASONS[r]] += n));
+    const f = report.files;
+    return {
+      report,
+      summary: {
+        job: 'callsign',
+        rows_read: f.collections.rows_read + f.predictions.rows_read,
+        rows_valid: f.collections.accepted + f.predictions.accepted,
+        rows_rejected: f.collections.rejected + f.predictions.rejected,
+        lines_blank: f.collections.blank_lines + f.predictions.blank_lines,
+        rejected_by_reason: rejected,
+        profiles: countProfiles(reduces),
+        label_files: reduces.reduce((n, r) => n + r.labelFiles, 0),
+        prediction_files: reduces.reduce((n, r) => n + r.predictionFiles, 0),
+        aggregated_rows: rows.length,
+        rejects_files: rejectsFiles,
+        outputs: urls,
+        files: plan.files,
+        bytes: plan.bytes,
+        splits: plan.splits.length,
+      },
+    };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function countProfiles(reduces: readonly CallsignReduceResult[]): number {
+  // A profile hashes to one partition, so the partitions' counts add up.
+  return reduces.reduce((n, r) => n + r.profiles, 0);
+}
+
+/** Rejects parts of at most REJECTS_PART_ROWS rows, in input order, with 1-based line numbers. */
+async function writeRejects(
+  splits: readonly CallsignSplit[],
+  maps: readonly CallsignMapResult[],
+  spillPaths: readonly string[],
+  out: string,
+): Promise<number> {
+  const storage = await storageFor(out);
+  const dir = callsignOutputs(out).rejects;
+  let batch: RejectRow[] = [];
+  let parts = 0;
+  const flush = async () => {
+    await writeRejectsPart(storage, joinUrl(dir, rejectsPartName(parts++)), batch);
+    batch = [];
+  };
+  let line = 1;
+  for (let i = 0; i < splits.length; i++) {
+    if (i === 0 || splits[i - 1].fileIndex !== splits[i].fileIndex) line = 1;
+    const firstLine = line;
+    line += maps[i].counts.lines;
+    const [start, end] = maps[i].rejects;
+    if (end - start <= 2) continue; // "[]"
+    const list = JSON.parse(await readRange(spillPaths[i], start, end)) as [number, string, string][];
+    for (const [index, reason, raw] of list) {
+      batch.push({ source: splits[i].url, line: firstLine + index, reason, raw });
+      if (batch.length >= REJECTS_PART_ROWS) await flush();
+    }
+  }
+  if (batch.length > 0) await flush();
+  return parts;
+}
+
+/** Bytes [start, end) of a local spill file as text. */
+async function readRange(path: string, start: number, end: number): Promise<string> {
+  const handle = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(end - start);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, start);
+    return buf.toString('utf8', 0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
