@@ -26,9 +26,17 @@ export interface RunInteractionsHooks {
 export async function runInteractionsCommand(
   options: RunOptions,
   hooks: RunInteractionsHooks = {},
-): Promise<InteractionsSummary & { seconds: number; run_id: string; pg?: PgLoadStats }> {
+): Promise<
+  InteractionsSummary & {
+    seconds: number;
+    run_id: string;
+    pg?: PgLoadStats;
+    shuffle_bytes?: { written: number; read: number };
+  }
+> {
   const started = performance.now();
   const sharded = options.shard.count > 1 || options.shuffle !== undefined;
+  const shuffleBytes = { written: 0, read: 0 };
   const shardLabel = `${options.shard.index}/${options.shard.count}`;
   const metrics = createRunMetrics({
     job: 'interactions',
@@ -81,7 +89,10 @@ export async function runInteractionsCommand(
             owner: interactionsTaskOwner,
             run: runLocal,
             barrierTimeoutMs: options.barrierTimeoutSeconds * 1000,
-            onBytes: (direction, bytes) => metrics.shuffleBytes.inc({ direction }, bytes),
+            onBytes: (direction, bytes) => {
+              metrics.shuffleBytes.inc({ direction }, bytes);
+              shuffleBytes[direction] += bytes;
+            },
             onWait: (stage, missing) => {
               progress?.setPhase(`waiting for ${missing} ${stage} tasks of other shards`);
               if (!options.progress)
@@ -125,6 +136,7 @@ export async function runInteractionsCommand(
       seconds: Math.round(seconds * 1000) / 1000,
       run_id: runId,
       ...(loader ? { pg: loader.stats() } : {}),
+      ...(options.shuffle === undefined ? {} : { shuffle_bytes: shuffleBytes }),
     };
   } finally {
     clearInterval(feed);
