@@ -190,7 +190,27 @@ export const SCENARIOS: readonly Scenario[] = Object.freeze<Scenario[]>([
       ctx.s3 = undefined;
     },
   },
+  {
+    name: 'shards',
+    description:
+      'the full job as 1, 2 and 4 shard processes over a directory shuffle (as pods of an Indexed Job), cores split between them, vs one process without a shuffle',
+    peer: 'one-process',
+    engines: {
+      'one-process': (ctx, out) => shardflow(ctx, out, FULL_OUTPUTS),
+      ...Object.fromEntries(
+        [1, 2, 4].map((n) => [
+          `shards-${n}`,
+          (ctx: BenchContext, out: string) =>
+            node('dist/bench/shards-run.js', [
+              ...['--shards', String(n), '--input', ctx.input, '--out', out, '--', '--outputs', FULL_OUTPUTS],
+            ]),
+        ]),
+      ),
+    },
+  },
 ]);
+
+const FULL_OUTPUTS = 'clean,users,products,pairs,daily,rejects';
 
 const BENCH_S3_INPUT = 's3://shardflow-bench/in/interactions.csv';
 
