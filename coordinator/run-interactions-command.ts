@@ -144,6 +144,17 @@ export async function runInteractionsCommand(
     await loader?.close();
     await pool.close();
     await server?.close();
+    if (options.pushgateway !== undefined) {
+      // The final counters, for a job whose pods are gone before the next scrape; a failed push
+      // is a warning, never the run's failure.
+      const { pushRunMetrics } = await import('../metrics/pushgateway.js');
+      await pushRunMetrics(metrics.registry, {
+        url: options.pushgateway,
+        job: 'interactions',
+        runId,
+        ...(sharded ? { shard: shardLabel } : {}),
+      }).catch((err: unknown) => hooks.log?.(`warning: ${(err as Error).message}`));
+    }
   }
 }
 

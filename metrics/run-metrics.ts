@@ -65,7 +65,16 @@ export const TASK_DURATION_BUCKETS: readonly number[] = Object.freeze([
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 // Default labels that collide with a metric's own labels would silently merge or duplicate series.
-const RESERVED_LABELS = new Set(['job', 'reason', 'stage', 'status', 'run_id', 'direction', 'le', 'quantile']);
+const RESERVED_LABELS = new Set([
+  'job',
+  'reason',
+  'stage',
+  'status',
+  'run_id',
+  'direction',
+  'le',
+  'quantile',
+]);
 
 /** Creates the run's metrics on a fresh registry (never prom-client's global one). */
 export function createRunMetrics(options: RunMetricsOptions): RunMetrics {
