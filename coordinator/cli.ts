@@ -84,12 +84,14 @@ async function pgHooks(options: RunOptions): Promise<RunInteractionsHooks> {
   const { resolvePgConfig } = await import('../io/pg-config.js');
   const target = resolvePgConfig({ url: options.pg });
   if (!options.loadPg || target.kind !== 'server') return {};
-  if (options.shard.count > 1) {
-    throw new UsageError(
-      `loading PostgreSQL from ${options.shard.count} shards is not supported yet: run the load as one process, or pass --no-pg (PostgreSQL is configured by ${options.pg ? '--pg' : 'DATABASE_URL / PG*'})`,
-    );
-  }
   return {
+    openShardedLoader: async (runId) => {
+      const { openSqlClient } = await import('../io/sql-client.js');
+      const { createShardedInteractionsLoader } = await import('./pg-sharded-loader.js');
+      const client = await openSqlClient(target, { maxConnections: 4 });
+      const loader = createShardedInteractionsLoader(client, { schema: options.pgSchema, runId });
+      return { ...loader, close: () => client.close() };
+    },
     openLoader: async () => {
       const { openSqlClient } = await import('../io/sql-client.js');
       const { createInteractionsLoader } = await import('./pg-interactions-loader.js');

@@ -13,6 +13,7 @@ import { LiveCounters } from '../metrics/live-counters.js';
 import { startProgress, type Progress } from '../metrics/progress.js';
 import { runInteractions, type InteractionsSummary } from '../jobs/interactions/run.js';
 import type { PgInteractionsLoader, PgLoadStats } from './pg-interactions-loader.js';
+import type { PgShardedLoader } from './pg-sharded-loader.js';
 import { REJECT_REASONS } from '../jobs/interactions/rules.js';
 import { interactionsTaskOwner, type InteractionsTask } from '../jobs/interactions/tasks.js';
 import type { RunOptions } from './run-options.js';
@@ -20,6 +21,8 @@ import type { RunOptions } from './run-options.js';
 export interface RunInteractionsHooks {
   /** Opens the PostgreSQL loader when the run loads a database. */
   openLoader?: () => Promise<PgInteractionsLoader>;
+  /** Opens the PostgreSQL loader of a run shared by several shards. */
+  openShardedLoader?: (runId: string) => Promise<PgShardedLoader>;
   log?: (line: string) => void;
 }
 
@@ -69,7 +72,9 @@ export async function runInteractionsCommand(
     live.bytes = now.bytes;
   }, 500).unref();
   let progress: Progress | undefined;
-  const loader = hooks.openLoader ? await hooks.openLoader() : undefined;
+  const shardedLoad = options.shard.count > 1 && hooks.openShardedLoader !== undefined;
+  const loader = !shardedLoad && hooks.openLoader ? await hooks.openLoader() : undefined;
+  const shardedLoader = shardedLoad ? await hooks.openShardedLoader!(runId) : undefined;
   try {
     const trace = process.env.SHARDFLOW_TRACE ? hooks.log : undefined;
     const runLocal = async <R>(stage: string, tasks: InteractionsTask[]) => {
@@ -108,6 +113,7 @@ export async function runInteractionsCommand(
         splitBytes: options.splitBytes,
         tmpDir: options.tmpDir,
         loader,
+        shardedLoader,
         onPlan: (totalBytes) => {
           if (options.progress)
             progress = startProgress({ label: 'interactions', totalBytes, read: () => counters.read() });
@@ -136,12 +142,14 @@ export async function runInteractionsCommand(
       seconds: Math.round(seconds * 1000) / 1000,
       run_id: runId,
       ...(loader ? { pg: loader.stats() } : {}),
+      ...(shardedLoader ? { pg: shardedLoader.stats() } : {}),
       ...(options.shuffle === undefined ? {} : { shuffle_bytes: shuffleBytes }),
     };
   } finally {
     clearInterval(feed);
     progress?.stop();
     await loader?.close();
+    await shardedLoader?.close();
     await pool.close();
     await server?.close();
     if (options.pushgateway !== undefined) {

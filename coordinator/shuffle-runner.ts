@@ -52,7 +52,13 @@ export const SHUFFLE_DEFAULTS = Object.freeze({
 });
 
 /** The pod's stage runner: the same signature as running every task in one process. */
-export type StageRunner<T> = <R>(stage: string, tasks: T[]) => Promise<R[]>;
+export interface StageRunner<T> {
+  <R>(stage: string, tasks: T[]): Promise<R[]>;
+  /** Runs `fn` on every shard, commits a marker, and waits for every shard's marker. */
+  everyShard(step: string, fn: () => Promise<void>): Promise<void>;
+  /** Runs `fn` on shard 0 and commits a marker; the other shards wait for it. */
+  leadShard(step: string, fn: () => Promise<void>): Promise<void>;
+}
 
 export function createShuffleRunner<T>(options: ShuffleRunnerOptions<T>): StageRunner<T> {
   const { shard, root, owner } = options;
@@ -60,7 +66,7 @@ export function createShuffleRunner<T>(options: ShuffleRunnerOptions<T>): StageR
   const [firstPoll, maxPoll] = options.pollMs ?? SHUFFLE_DEFAULTS.pollMs;
   let calls = 0;
 
-  return async <R>(stage: string, tasks: T[]): Promise<R[]> => {
+  const stage = async <R>(stage: string, tasks: T[]): Promise<R[]> => {
     const dir = joinUrl(root, `${String(++calls).padStart(3, '0')}-${stage}`);
     const store = await storageFor(dir);
     const mine = tasks.map((_, k) => k).filter((k) => owner(tasks[k]) % shard.count === shard.index);
@@ -92,6 +98,23 @@ export function createShuffleRunner<T>(options: ShuffleRunnerOptions<T>): StageR
     }
     return results as R[];
   };
+
+  /** A step every shard (or only the lead) runs in the main thread, with a barrier after it. */
+  const step = async (name: string, fn: () => Promise<void>, everyone: boolean): Promise<void> => {
+    const dir = joinUrl(root, `${String(++calls).padStart(3, '0')}-${name}`);
+    const store = await storageFor(dir);
+    if (everyone || shard.index === 0) {
+      await fn();
+      await writeObject(store, joinUrl(dir, `task-${shard.index}.done`), new Uint8Array(0));
+    }
+    if (everyone) await barrier(store, dir, name, shard.count, (k) => k);
+    else await barrier(store, dir, name, 1, () => 0);
+  };
+
+  return Object.assign(stage, {
+    everyShard: (name: string, fn: () => Promise<void>) => step(name, fn, true),
+    leadShard: (name: string, fn: () => Promise<void>) => step(name, fn, false),
+  });
 
   async function barrier(
     store: Storage,

@@ -8,15 +8,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { FIXTURES, runCli, tempDir } from './helpers/run-cli.js';
-import { dropSchema, randomSchema, rawClient, testServerTarget } from './pg-test-env.js';
+import { dropSchema, randomSchema, rawClient, testPgUrl } from './pg-test-env.js';
 
 const INPUT = join(FIXTURES, 'interactions-icustomer', 'interaction_data.csv');
 
-function pgUrl(): string {
-  const c = testServerTarget().config;
-  const auth = c.password ? `${c.user}:${c.password}@` : `${c.user ?? 'postgres'}@`;
-  return `postgres://${auth}${c.host ?? '127.0.0.1'}:${c.port ?? 5432}/${c.database ?? 'test'}`;
-}
+const pgUrl = testPgUrl;
 
 async function snapshot(schema: string): Promise<string[]> {
   const client = await rawClient();

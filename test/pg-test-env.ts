@@ -31,6 +31,13 @@ export function testServerTarget(): PgServerTarget {
   return target;
 }
 
+/** The test server as a `--pg` URL for the CLI. */
+export function testPgUrl(): string {
+  const c = testServerTarget().config;
+  const auth = c.password ? `${c.user}:${c.password}@` : `${c.user ?? 'postgres'}@`;
+  return `postgres://${auth}${c.host ?? '127.0.0.1'}:${c.port ?? 5432}/${c.database ?? 'test'}`;
+}
+
 /** A fresh schema name per test: `sf_<label>_<8 hex>`. */
 export function randomSchema(label: string): string {
   return `sf_${label}_${randomBytes(4).toString('hex')}`;

@@ -15,6 +15,7 @@ import { generateInteractions } from '../jobs/interactions/generate.js';
 import { configureStorage, storageFor } from '../io/storage.js';
 import { CLI, runCli, runInteractionsCli, type CliResult, type RunSummary } from './helpers/run-cli.js';
 import { startS3Server, useS3rverCredentials, type S3Server } from './helpers/s3-server.js';
+import { dropSchema, randomSchema, rawClient, testPgUrl } from './pg-test-env.js';
 
 let dir = '';
 let input = '';
@@ -183,6 +184,65 @@ test('a shard killed in the middle of its map stage and started again leaves the
   const results = await Promise.all([...others.map((r) => r.done), again.done]);
   results.forEach(summaryOf);
   await assertSameOutputs(out, 'after the restart');
+});
+
+/** Rows of a loaded schema's tables, as sorted text, and the ledger's clean-part rows. */
+async function loadedRows(schema: string): Promise<{ tables: string[]; ledgerParts: number }> {
+  const client = await rawClient();
+  try {
+    const tables: string[] = [];
+    for (const t of [
+      'user_interactions',
+      'user_interaction_users',
+      'user_interaction_products',
+      'user_interaction_daily',
+    ]) {
+      const { rows } = await client.query(`SELECT t::text AS r FROM "${schema}"."${t}" t ORDER BY 1`);
+      tables.push(`${t}: ${rows.length}`, ...rows.map((r: { r: string }) => r.r));
+    }
+    const ledger = await client
+      .query(`SELECT count(*)::int AS n FROM "${schema}".shardflow_load_ledger WHERE part >= 0`)
+      .then((r) => (r.rows[0] as { n: number }).n)
+      .catch(() => -1);
+    return { tables, ledgerParts: ledger };
+  } finally {
+    await client.end();
+  }
+}
+
+test('three shards load PostgreSQL with the same rows as one process; a shard run again loads nothing twice', async (t) => {
+  const one = randomSchema('shards_one');
+  const three = randomSchema('shards_three');
+  t.after(() => Promise.all([dropSchema(one), dropSchema(three)]));
+  const pg = (schema: string) => ['--pg', testPgUrl(), '--pg-schema', schema];
+  const flags = FLAGS.filter((f) => f !== '--no-pg');
+  const single = await runCli([
+    'run',
+    'interactions',
+    '--input',
+    input,
+    '--out',
+    join(dir, 'pg-one'),
+    ...flags,
+    ...pg(one),
+  ]);
+  assert.equal(single.code, 0, single.stderr);
+  const shard = (i: number) =>
+    start([
+      ...['run', 'interactions', '--input', input, '--out', join(dir, 'pg-three'), ...flags, ...pg(three)],
+      ...['--shard', `${i}/3`, '--shuffle', join(dir, 'shuffle-pg')],
+    ]).done;
+  const results = await Promise.all([0, 1, 2].map(shard));
+  const summaries = results.map(summaryOf) as (RunSummary & { pg?: { rows: number } })[];
+  const expected = await loadedRows(one);
+  const loaded = await loadedRows(three);
+  assert.deepEqual(loaded.tables, expected.tables);
+  assert.ok(loaded.ledgerParts >= reference.splits, `one ledger row per clean part: ${loaded.ledgerParts}`);
+  assert.equal(summaries[0].pg?.rows, reference.rows_valid, 'shard 0 reports the rows of every part');
+  // A retried pod: shard 1 runs the whole run again after it finished. Nothing is loaded twice.
+  const again = summaryOf(await shard(1)) as RunSummary & { pg?: { rows: number } };
+  assert.equal(again.pg?.rows, 0, 'the rerun loaded no part');
+  assert.deepEqual((await loadedRows(three)).tables, expected.tables);
 });
 
 test('a barrier that times out names the tasks and shards it waited for: one line, exit 1', async () => {

@@ -5,7 +5,7 @@
  * knows nothing of the pool behind it.
  */
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expandInputs } from '../../io/input-paths.js';
@@ -46,7 +46,25 @@ const NO_BUCKETS = Object.freeze({
 });
 
 /** Runs a stage's tasks in parallel; results in task order. */
-export type TaskRunner = <R>(stage: string, tasks: InteractionsTask[]) => Promise<R[]>;
+export interface TaskRunner {
+  <R>(stage: string, tasks: InteractionsTask[]): Promise<R[]>;
+  /** With several shards: runs `fn` on every shard, then waits until every shard has. */
+  everyShard?(step: string, fn: () => Promise<void>): Promise<void>;
+  /** With several shards: runs `fn` on shard 0; the others wait until it is done. */
+  leadShard?(step: string, fn: () => Promise<void>): Promise<void>;
+}
+
+/** The PostgreSQL sink of a run shared by several shards (see coordinator/pg-sharded-loader.ts). */
+export interface ShardedInteractionsLoader {
+  /** Shard 0: creates the staging tables, or resumes this run's. */
+  prepare(months: string[]): Promise<void>;
+  /** Any shard: loads one clean part (binary COPY rows, no header or trailer) once per run. */
+  loadPart(part: number, rows: Uint8Array, months: string[]): Promise<void>;
+  /** Shard 0: final counts as COPY text, once per run. */
+  counts(kind: 'users' | 'products' | 'daily', chunk: Uint8Array): Promise<void>;
+  /** Shard 0, every part loaded: make the tables visible atomically. */
+  commit(): Promise<void>;
+}
 
 /** Receives the clean rows and final counts when PostgreSQL is a sink. */
 export interface InteractionsLoader {
@@ -72,6 +90,8 @@ export interface InteractionsOptions {
   /** Directory for spill files; default the OS temp directory. */
   tmpDir?: string;
   loader?: InteractionsLoader;
+  /** The PostgreSQL sink when `shard.count` > 1 (instead of `loader`). */
+  shardedLoader?: ShardedInteractionsLoader;
   /** Called with the total input bytes once the plan is known, and with phase names. */
   onPlan?: (totalBytes: number) => void;
   onPhase?: (phase: string) => void;
@@ -161,6 +181,9 @@ export async function runInteractions(
   // are that shard's local files.
   const owns = (taskId: number): boolean => taskId % shard.count === shard.index;
   const lead = shard.index === 0; // writes what needs every partition: single files, _SUCCESS
+  const everyShard = runTasks.everyShard ?? ((_: string, fn: () => Promise<void>) => fn());
+  const leadShard =
+    runTasks.leadShard ?? ((_: string, fn: () => Promise<void>) => (lead ? fn() : Promise.resolve()));
   options.onPlan?.(plan.splits.reduce((n, s, i) => n + (owns(i) ? s.progressBytes : 0), 0));
   // The outputs need apache-arrow and parquet-wasm at the end: load them while the workers map.
   const parquetModule = import('../../io/parquet-write.js');
@@ -348,9 +371,12 @@ export async function runInteractions(
         users: denseCounts(users.keys, users.counts),
         products: denseCounts(products.keys, products.counts),
       };
-      const months = new Set<number>();
-      for (const m of maps) for (const month of m.months) months.add(month);
-      await options.loader?.begin([...months].sort((a, b) => a - b).map(monthText));
+      const monthSet = new Set<number>();
+      for (const m of maps) for (const month of m.months) monthSet.add(month);
+      const months = [...monthSet].sort((a, b) => a - b).map(monthText);
+      await options.loader?.begin(months);
+      const sharedLoad = options.shardedLoader !== undefined;
+      if (options.shardedLoader) await leadShard('pg-prepare', () => options.shardedLoader!.prepare(months));
       // Write tasks cover ranges of each split's spilled rows, in input order, one clean part each.
       const writeTasks: InteractionsTask[] = [];
       parts.clean = 0;
@@ -368,7 +394,8 @@ export async function runInteractions(
             tables,
             dense,
             cleanDir: options.outputs.has('clean') ? paths.clean : null,
-            copyRows: options.loader !== undefined,
+            copyRows: options.loader !== undefined || sharedLoad,
+            ...(sharedLoad ? { copyPath: `${spillPathOf(ids[i])}.copy-${parts.clean - 1}` } : {}),
           });
         }
       }
@@ -391,6 +418,24 @@ export async function runInteractions(
         await options.loader.commit();
       } else {
         await runTasks<WriteResult>('write', writeTasks);
+      }
+      const sharded = options.shardedLoader;
+      if (sharded) {
+        // Each shard loads the parts it wrote (one transaction and ledger row each), then shard 0
+        // loads the counts and swaps the tables in once every shard is done.
+        await everyShard('pg-load', async () => {
+          for (const t of writeTasks) {
+            if (t.stage !== 'write' || t.copyPath === undefined || !owns(t.taskId)) continue;
+            await sharded.loadPart(t.part, await readFile(t.copyPath), months);
+            await rm(t.copyPath, { force: true });
+          }
+        });
+        await leadShard('pg-commit', async () => {
+          await sharded.counts('users', countsCopy(users));
+          await sharded.counts('products', countsCopy(products));
+          await sharded.counts('daily', countsCopy(days, true));
+          await sharded.commit();
+        });
       }
     }
 

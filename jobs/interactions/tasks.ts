@@ -136,6 +136,8 @@ export interface WriteTask {
   cleanDir: string | null;
   /** Produce the clean rows in PostgreSQL's binary COPY format. */
   copyRows: boolean;
+  /** Write the COPY rows to this local file instead of returning them (a shard loads its own parts later). */
+  copyPath?: string;
 }
 
 export interface WriteResult {

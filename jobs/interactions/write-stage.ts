@@ -17,6 +17,7 @@ import {
 } from '../../io/parquet-write.js';
 import { PgBinaryRowWriter } from '../../io/pg-binary-copy.js';
 import type { WriteResult, WriteTask } from './tasks.js';
+import { writeFile } from 'node:fs/promises';
 import { joinUrl } from '../../io/storage.js';
 import { partName } from './outputs.js';
 
@@ -108,7 +109,9 @@ export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
       w.int8(productCount[k]);
       w.int8(pairCount[k]);
     }
-    copy = [w.take()];
+    const rows = w.take();
+    if (task.copyPath === undefined) copy = [rows];
+    else await writeFile(task.copyPath, rows);
   }
   return { taskId: task.taskId, rows: n, copy, parts };
 }
