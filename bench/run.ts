@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ShardflowError, UsageError } from '../errors.js';
+import { generateCallsign } from '../jobs/callsign/generate.js';
 import { generateInteractions } from '../jobs/interactions/generate.js';
 
 /** Options of {@link runBench}. */
@@ -30,8 +31,11 @@ export interface BenchOptions {
 /** What the harness hands to a scenario's command builders. */
 export interface BenchContext {
   root: string;
+  /** The scenario's input: the interactions CSV, or what the scenario's own `input` returned. */
   input: string;
+  /** Bytes of the input, for MB/s. */
   inputBytes: number;
+  /** The `--rows` bench size (also the rows of the interactions CSV). */
   rows: number;
   threads: number | undefined;
   /** The loopback S3 server of the s3 scenario, while it runs. */
@@ -45,10 +49,19 @@ export interface EngineCommand {
   needs?: string[];
 }
 
+/** A scenario's own input: a file or folder, its bytes (for MB/s), and its rows when known. */
+export interface ScenarioInput {
+  path: string;
+  bytes: number;
+  rows?: number;
+}
+
 /** One row of the scenarios table: a workload and how each engine runs it. */
 export interface Scenario {
   name: string;
   description: string;
+  /** Prepares (and caches) the scenario's own input; default the generated interactions CSV. */
+  input?: (ctx: BenchContext) => Promise<ScenarioInput>;
   /** Engine name → command writing into the given output folder. */
   engines: Record<string, (ctx: BenchContext, out: string) => EngineCommand>;
   /** The engine the others are compared with; default `duckdb`. */
@@ -208,6 +221,25 @@ export const SCENARIOS: readonly Scenario[] = Object.freeze<Scenario[]>([
       ),
     },
   },
+  {
+    name: 'callsign',
+    description:
+      'the callsign job on generated JSON Lines (~100 bytes per --rows): per-profile folders, session aggregates Parquet',
+    input: (ctx) => ensureCallsignInput(ctx.rows),
+    engines: {
+      shardflow: (ctx, out) =>
+        node('dist/coordinator/cli.js', [
+          ...['run', 'callsign', '--collections', join(ctx.input, 'collections.jsonl')],
+          ...['--predictions', join(ctx.input, 'predictions.jsonl'), '--out', out, '--no-progress', '--json'],
+        ]),
+      duckdb: (ctx, out) =>
+        node('dist/bench/duckdb-callsign.js', [
+          ...['--collections', join(ctx.input, 'collections.jsonl')],
+          ...['--predictions', join(ctx.input, 'predictions.jsonl'), '--out', out],
+          ...(ctx.threads === undefined ? [] : ['--threads', String(ctx.threads)]),
+        ]),
+    },
+  },
 ]);
 
 const FULL_OUTPUTS = 'clean,users,products,pairs,daily,rejects';
@@ -254,33 +286,31 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
   for (const e of options.engines ?? []) {
     if (!known.has(e)) throw new UsageError(`--engines: unknown ${e}; known: ${[...known].join(',')}`);
   }
-  const input = await ensureInput(rows);
-  const ctx: BenchContext = {
-    root: ROOT,
-    input,
-    inputBytes: (await stat(input)).size,
-    rows,
-    threads: options.threads,
-  };
   const hasGnuTime = await access(GNU_TIME, constants.X_OK).then(
     () => true,
     () => false,
   );
   const results: BenchResult[] = [];
+  const inputs: Record<string, ScenarioInput> = {};
   for (const scenario of scenarios) {
+    // Each scenario gets its own context: its input, and whatever its hooks attach (ctx.s3).
+    const base = { root: ROOT, input: '', inputBytes: 0, rows, threads: options.threads };
+    const own = scenario.input ? await scenario.input(base) : await interactionsInput(rows);
+    inputs[scenario.name] = own;
+    const ctx: BenchContext = { ...base, input: own.path, inputBytes: own.bytes };
     const engines = Object.keys(scenario.engines).filter(
       (e) => !options.engines || options.engines.includes(e),
     );
     for (const engine of engines) {
       log(`${scenario.name} / ${engine}: ${repeat} run(s)`);
-      results.push(await runEngine(ctx, scenario, engine, repeat, hasGnuTime));
+      results.push(await runEngine(ctx, scenario, engine, repeat, hasGnuTime, own.rows));
     }
     crossCheck(
       scenario,
       results.filter((r) => r.scenario === scenario.name),
     );
   }
-  const table = markdownTable(ctx, results);
+  const table = markdownTable(inputs, results);
   process.stdout.write(table + '\n');
   await mkdir(join(ROOT, 'bench/out'), { recursive: true });
   const file = join(ROOT, 'bench/out', `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
@@ -290,7 +320,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
       {
         date: new Date().toISOString(),
         host: await hostInfo(),
-        input: { file: input, bytes: ctx.inputBytes, rows },
+        rows,
+        inputs,
         results,
       },
       null,
@@ -302,15 +333,50 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
 }
 
 /** Generates bench/data/interactions-<rows>.csv once (seed 1); later runs reuse it. */
-async function ensureInput(rows: number): Promise<string> {
+async function interactionsInput(rows: number): Promise<ScenarioInput> {
   const file = join(ROOT, 'bench/data', `interactions-${rows}.csv`);
-  if ((await stat(file).catch(() => undefined))?.isFile()) return file;
-  log(`generating ${file} (cached for later runs)`);
-  const partial = `${file}.partial-${process.pid}`; // never leave a half-written file under the cached name
-  const summary = await generateInteractions({ rows, out: partial, seed: 1 });
-  await rename(partial, file);
-  log(`generated ${rows} rows, ${(summary.bytes / 1e6).toFixed(1)} MB in ${summary.seconds.toFixed(1)} s`);
-  return file;
+  if (!(await stat(file).catch(() => undefined))?.isFile()) {
+    log(`generating ${file} (cached for later runs)`);
+    const partial = `${file}.partial-${process.pid}`; // never leave a half-written file under the cached name
+    const summary = await generateInteractions({ rows, out: partial, seed: 1 });
+    await rename(partial, file);
+    log(`generated ${rows} rows, ${(summary.bytes / 1e6).toFixed(1)} MB in ${summary.seconds.toFixed(1)} s`);
+  }
+  return { path: file, bytes: (await stat(file)).size, rows };
+}
+
+/** Profiles of the callsign input per `--rows`: 10,000,000 → 20,000 profiles, about 1 GB (issue #5). */
+const ROWS_PER_CALLSIGN_PROFILE = 500;
+/** Average sessions per profile of the callsign input (about 2.6 kB of both files a session). */
+const CALLSIGN_SESSIONS_PER_PROFILE = 20;
+
+/**
+ * Generates bench/data/callsign-<rows>/ (collections.jsonl, predictions.jsonl; seed 1) once, into a
+ * `.partial-<pid>` folder renamed at the end; later runs reuse it.
+ */
+async function ensureCallsignInput(rows: number): Promise<ScenarioInput> {
+  const dir = join(ROOT, 'bench/data', `callsign-${rows}`);
+  const files = ['collections.jsonl', 'predictions.jsonl'].map((f) => join(dir, f));
+  if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
+    const profiles = Math.max(1, Math.round(rows / ROWS_PER_CALLSIGN_PROFILE));
+    log(`generating ${dir} (${profiles} profiles; cached for later runs)`);
+    const partial = `${dir}.partial-${process.pid}`;
+    await rm(partial, { recursive: true, force: true });
+    const summary = await generateCallsign({
+      profiles,
+      sessionsPerProfile: CALLSIGN_SESSIONS_PER_PROFILE,
+      out: partial,
+      seed: 1,
+    });
+    await rename(partial, dir);
+    log(
+      `generated ${summary.collections} collections and ${summary.predictions} predictions, ` +
+        `${(summary.bytes / 1e6).toFixed(1)} MB in ${summary.seconds.toFixed(1)} s`,
+    );
+  }
+  let bytes = 0;
+  for (const f of files) bytes += (await stat(f)).size;
+  return { path: dir, bytes };
 }
 
 async function runEngine(
@@ -319,6 +385,7 @@ async function runEngine(
   engine: string,
   repeat: number,
   hasGnuTime: boolean,
+  inputRows: number | undefined,
 ): Promise<BenchResult> {
   const base = { scenario: scenario.name, engine };
   const out = join(ROOT, 'bench/out', `${scenario.name}-${engine}`);
@@ -344,7 +411,7 @@ async function runEngine(
   }
   runs.sort((a, b) => a.wall_seconds! - b.wall_seconds!);
   const median = runs[Math.floor((runs.length - 1) / 2)]!;
-  const rowsRead = median.rows_read ?? ctx.rows;
+  const rowsRead = median.rows_read ?? inputRows ?? ctx.rows;
   return {
     ...median,
     wall_seconds_all: runs.map((r) => r.wall_seconds!),
@@ -444,12 +511,19 @@ function crossCheck(scenario: Scenario, results: BenchResult[]): void {
   peer.ratio_to_peer = 1;
 }
 
-function markdownTable(ctx: BenchContext, results: BenchResult[]): string {
+function markdownTable(inputs: Record<string, ScenarioInput>, results: BenchResult[]): string {
   const fmt = (n: number | undefined, digits = 0): string =>
     n === undefined
       ? '–'
       : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-  const head = `Input: ${ctx.rows.toLocaleString('en-US')} rows, ${(ctx.inputBytes / 1e6).toFixed(1)} MB (${ctx.input})\n\n`;
+  const head = Object.entries(inputs)
+    .map(
+      ([name, i]) =>
+        `Input of ${name}: ${i.rows === undefined ? '' : `${i.rows.toLocaleString('en-US')} rows, `}` +
+        `${(i.bytes / 1e6).toFixed(1)} MB (${i.path})\n`,
+    )
+    .join('')
+    .concat('\n');
   const header =
     '| scenario | engine | wall s | rows/s | MB/s | peak RSS MiB | rows read | rows valid | load rows/s | vs peer | note |\n' +
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
