@@ -25,6 +25,12 @@ export interface ReadJsonlSplitOptions {
   keepBytes?: number;
   /** Every owned line in order, empty ones included; `tooLong` lines carry a prefix only. */
   onLine: (text: string, tooLong: boolean) => void;
+  /**
+   * When given, lines that are not too long come here instead, undecoded: bytes [start, end) of
+   * `bytes`, without the line break and a trailing `\r`. The buffer is never reused or changed
+   * afterwards, so a consumer may keep a view of it. Too-long lines still go to `onLine`.
+   */
+  onLineBytes?: (bytes: Buffer, start: number, end: number) => void;
   /** Bytes of [start, end) read, as they are read (for live progress). */
   onBytes?: (bytes: number) => void;
 }
@@ -42,9 +48,16 @@ export async function readJsonlSplit(options: ReadJsonlSplitOptions): Promise<{ 
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let pendingKept = 0;
+  const { onLineBytes } = options;
   const emit = (text: string, tooLong: boolean) => {
     lines++;
     onLine(text.endsWith('\r') ? text.slice(0, -1) : text, tooLong);
+  };
+  /** A line that is not too long: bytes [from, to) of `buf`, line break excluded. */
+  const emitBytes = (buf: Buffer, from: number, to: number) => {
+    if (onLineBytes === undefined) return emit(buf.toString('utf8', from, to), false);
+    lines++;
+    onLineBytes(buf, from, to > from && buf[to - 1] === 13 ? to - 1 : to);
   };
   const addPending = (part: Buffer) => {
     pendingBytes += part.length;
@@ -62,7 +75,7 @@ export async function readJsonlSplit(options: ReadJsonlSplitOptions): Promise<{ 
     pendingBytes = 0;
     pendingKept = 0;
     if (length > maxLineBytes) emit(joined.subarray(0, keep).toString('utf8'), true);
-    else emit(joined.toString('utf8'), false);
+    else emitBytes(joined, 0, joined.length);
   };
   let done = false;
   for await (const raw of storage.read(url, position, Infinity)) {
@@ -97,15 +110,15 @@ export async function readJsonlSplit(options: ReadJsonlSplitOptions): Promise<{ 
     flushPending(chunk.subarray(from, firstLf));
     const lastLf = chunk.lastIndexOf(10);
     if (lastLf > firstLf) {
-      // Whole lines between the first and last line feed: decoded at once, split as text.
-      const block = chunk.toString('utf8', firstLf + 1, lastLf);
-      for (const text of block.split('\n')) {
-        if (
-          text.length > maxLineBytes / 3 &&
-          Buffer.byteLength(text) - (text.endsWith('\r') ? 1 : 0) > maxLineBytes
-        )
-          emit(text.slice(0, keep), true);
-        else emit(text, false);
+      // Whole lines between the first and last line feed, cut on the bytes (a UTF-8 sequence never
+      // holds a line feed); a too-long one is decoded from a prefix long enough for `keep` characters.
+      for (let from = firstLf + 1; from <= lastLf;) {
+        const lf = chunk.indexOf(10, from);
+        const to = lf - (lf > from && chunk[lf - 1] === 13 ? 1 : 0);
+        if (to - from > maxLineBytes)
+          emit(chunk.toString('utf8', from, Math.min(lf, from + 4 * keep + 4)).slice(0, keep), true);
+        else emitBytes(chunk, from, lf);
+        from = lf + 1;
       }
     }
     if (done) break;

@@ -18,23 +18,36 @@ import { open } from 'node:fs/promises';
 import { configureStorage } from '../../io/storage.js';
 import { readJsonlSplit } from '../../io/jsonl-split-reader.js';
 import { murmur3String } from '../../partitioners/murmur3.js';
-import { MAX_LINE_BYTES, MAX_RAW_CHARS, REJECT_REASONS, normalizeRecord } from './normalize-record.js';
+import { MAX_FOLDER_NAME_BYTES, hiveFolder } from './hive-escape.js';
+import {
+  MAX_LINE_BYTES,
+  MAX_RAW_CHARS,
+  PROFILE_FOLDER_KEY,
+  REJECT_REASONS,
+  normalizeRecord,
+  type RejectReason,
+} from './normalize-record.js';
+import { scanNormalLine, type LineFacts } from './normal-line-scan.js';
 import { initPartial, updatePartial, type SessionPartial } from './session-partial.js';
 import type { CallsignMapResult, CallsignMapTask, SplitCounts } from './tasks.js';
 
 const WRITE_BATCH = 1 << 20;
 const REASON_CODE = new Map<string, number>(REJECT_REASONS.map((r, i) => [r, i]));
+const TOO_LONG_ID = REASON_CODE.get('profile_id_too_long') as number;
 
 interface SessionState {
   partial: SessionPartial;
   seen: Set<string>;
 }
 
-/** Appends buffers to a file in batches of about 1 MiB; `offset` is the bytes appended so far. */
+/** A profile's accepted lines in this split: [buffer index, start, end] triples, in input order. */
+type LineRefs = number[];
+
+/** Appends bytes to a file through a 1 MiB staging buffer; `offset` is the bytes appended so far. */
 class SpillWriter {
   readonly #handle: Awaited<ReturnType<typeof open>>;
-  #parts: Buffer[] = [];
-  #pending = 0;
+  readonly #batch = Buffer.allocUnsafe(WRITE_BATCH);
+  #used = 0;
   offset = 0;
 
   private constructor(handle: Awaited<ReturnType<typeof open>>) {
@@ -45,19 +58,32 @@ class SpillWriter {
     return new SpillWriter(await open(path, 'w'));
   }
 
-  async append(text: string): Promise<void> {
+  /** Bytes [start, end) of `buf`, then a line feed when `lf`. */
+  async append(buf: Uint8Array, start: number, end: number, lf = false): Promise<void> {
+    while (start < end) {
+      const take = Math.min(end - start, WRITE_BATCH - this.#used);
+      this.#batch.set(buf.subarray(start, start + take), this.#used);
+      this.#used += take;
+      this.offset += take;
+      start += take;
+      if (this.#used === WRITE_BATCH) await this.flush();
+    }
+    if (lf) {
+      if (this.#used === WRITE_BATCH) await this.flush();
+      this.#batch[this.#used++] = 10;
+      this.offset++;
+    }
+  }
+
+  async appendText(text: string): Promise<void> {
     const buf = Buffer.from(text, 'utf8');
-    this.#parts.push(buf);
-    this.#pending += buf.length;
-    this.offset += buf.length;
-    if (this.#pending >= WRITE_BATCH) await this.flush();
+    await this.append(buf, 0, buf.length);
   }
 
   async flush(): Promise<void> {
-    if (this.#pending === 0) return;
-    await this.#handle.writeFile(Buffer.concat(this.#parts, this.#pending));
-    this.#parts = [];
-    this.#pending = 0;
+    if (this.#used === 0) return;
+    await this.#handle.write(this.#batch, 0, this.#used);
+    this.#used = 0;
   }
 
   async close(): Promise<void> {
@@ -87,13 +113,56 @@ export async function runMapStage(
     noBehaviour: 0,
     noModel: 0,
   };
-  const profileLines = new Map<string, string[]>();
+  // Accepted lines stay where they are: views of the reader's buffers (fast path) or the bytes of
+  // their normal form (slow path), referenced by index.
+  const buffers: Buffer[] = [];
+  let lastBuffer: Buffer | null = null;
+  const profileLines = new Map<string, LineRefs>();
   const sessions = new Map<string, Map<string | null, SessionState>>();
   const sessionProfiles = new Map<string, Set<string>>();
   const collectionIds = new Map<string, number>();
   const rejects: [number, string, string][] = [];
   let index = 0;
   let rows = 0;
+  const reject = (line: number, reason: RejectReason, raw: string) => {
+    counts.rejected[REASON_CODE.get(reason) as number]++;
+    rejects.push([line, reason, raw.slice(0, MAX_RAW_CHARS)]);
+  };
+  const accept = (r: LineFacts, buffer: number, start: number, end: number) => {
+    counts.accepted++;
+    if (r.sessionId === null) counts.missingSession++;
+    if (r.collectionId === null) counts.missingCollection++;
+    if (kind === 'collections' && r.behaviourTypes === 0) counts.noBehaviour++;
+    if (kind === 'predictions' && r.modelName === null) counts.noModel++;
+    (profileLines.get(r.profileId) as LineRefs).push(buffer, start, end);
+    let bySession = sessions.get(r.profileId);
+    if (bySession === undefined) sessions.set(r.profileId, (bySession = new Map()));
+    let state = bySession.get(r.sessionId);
+    if (state === undefined)
+      bySession.set(r.sessionId, (state = { partial: initPartial(), seen: new Set() }));
+    updatePartial(state.partial, kind, r, state.seen);
+    if (r.sessionId !== null) {
+      let profiles = sessionProfiles.get(r.sessionId);
+      if (profiles === undefined) sessionProfiles.set(r.sessionId, (profiles = new Set()));
+      profiles.add(r.profileId);
+    }
+    if (kind === 'collections' && r.collectionId !== null)
+      collectionIds.set(r.collectionId, (collectionIds.get(r.collectionId) ?? 0) + 1);
+  };
+  /** The slow path: parse, normalise, keep the normal form's bytes. */
+  const slow = (line: number, text: string) => {
+    const r = normalizeRecord(kind, text);
+    if (!r.ok) {
+      if (r.missingProfile) counts.missingProfile++;
+      reject(line, r.reason, text);
+      return;
+    }
+    if (!profileLines.has(r.profileId)) profileLines.set(r.profileId, []);
+    const bytes = Buffer.from(r.line, 'utf8');
+    buffers.push(bytes);
+    lastBuffer = null;
+    accept(r, buffers.length - 1, 0, bytes.length);
+  };
   const { lines } = await readJsonlSplit({
     url: task.split.url,
     start: task.split.start,
@@ -102,45 +171,43 @@ export async function runMapStage(
     keepBytes: MAX_RAW_CHARS,
     onBytes: (bytes) => onProgress?.(bytes, 0),
     onLine: (text, tooLong) => {
+      // Only too-long lines come here (onLineBytes takes the others).
       const line = index++;
-      if (!tooLong && text.trim() === '') {
-        counts.blank++;
+      rows++;
+      reject(line, tooLong ? 'line_too_long' : 'bad_json', text);
+    },
+    onLineBytes: (buf, start, end) => {
+      const line = index++;
+      const r = scanNormalLine(buf, start, end, kind);
+      if (r === null) {
+        const text = buf.toString('utf8', start, end);
+        if (text.trim() === '') {
+          counts.blank++;
+          return;
+        }
+        rows++;
+        slow(line, text);
         return;
       }
       rows++;
-      if (tooLong) {
-        counts.rejected[REASON_CODE.get('line_too_long') as number]++;
-        rejects.push([line, 'line_too_long', text.slice(0, MAX_RAW_CHARS)]);
-        return;
+      if (!profileLines.has(r.profileId)) {
+        // First line of this profile in the split: the folder-name check, once (the slow path's rule).
+        if (Buffer.byteLength(hiveFolder(PROFILE_FOLDER_KEY, r.profileId)) > MAX_FOLDER_NAME_BYTES) {
+          counts.rejected[TOO_LONG_ID]++;
+          rejects.push([
+            line,
+            'profile_id_too_long',
+            buf.toString('utf8', start, end).slice(0, MAX_RAW_CHARS),
+          ]);
+          return;
+        }
+        profileLines.set(r.profileId, []);
       }
-      const r = normalizeRecord(kind, text);
-      if (!r.ok) {
-        counts.rejected[REASON_CODE.get(r.reason) as number]++;
-        if (r.missingProfile) counts.missingProfile++;
-        rejects.push([line, r.reason, text.slice(0, MAX_RAW_CHARS)]);
-        return;
+      if (buf !== lastBuffer) {
+        buffers.push(buf);
+        lastBuffer = buf;
       }
-      counts.accepted++;
-      if (r.sessionId === null) counts.missingSession++;
-      if (r.collectionId === null) counts.missingCollection++;
-      if (kind === 'collections' && r.behaviourTypes === 0) counts.noBehaviour++;
-      if (kind === 'predictions' && r.modelName === null) counts.noModel++;
-      let list = profileLines.get(r.profileId);
-      if (list === undefined) profileLines.set(r.profileId, (list = []));
-      list.push(r.line);
-      let bySession = sessions.get(r.profileId);
-      if (bySession === undefined) sessions.set(r.profileId, (bySession = new Map()));
-      let state = bySession.get(r.sessionId);
-      if (state === undefined)
-        bySession.set(r.sessionId, (state = { partial: initPartial(), seen: new Set() }));
-      updatePartial(state.partial, kind, r, state.seen);
-      if (r.sessionId !== null) {
-        let profiles = sessionProfiles.get(r.sessionId);
-        if (profiles === undefined) sessionProfiles.set(r.sessionId, (profiles = new Set()));
-        profiles.add(r.profileId);
-      }
-      if (kind === 'collections' && r.collectionId !== null)
-        collectionIds.set(r.collectionId, (collectionIds.get(r.collectionId) ?? 0) + 1);
+      accept(r, buffers.length - 1, start, end);
     },
   });
   counts.lines = lines;
@@ -163,9 +230,9 @@ export async function runMapStage(
     for (let p = 0; p < P; p++) {
       for (const profile of profilesBy[p]) {
         const start = spill.offset;
-        const list = profileLines.get(profile) as string[];
-        profileLines.delete(profile); // let the lines go as they are spilled
-        await spill.append(`${list.join('\n')}\n`);
+        const refs = profileLines.get(profile) as LineRefs;
+        for (let k = 0; k < refs.length; k += 3)
+          await spill.append(buffers[refs[k]], refs[k + 1], refs[k + 2], true);
         located[p].push([profile, start, spill.offset - start]);
       }
     }
@@ -178,7 +245,7 @@ export async function runMapStage(
         const keys = [...bySession.keys()].sort(compareNullable);
         for (const s of keys) aggregates.push([profile, s, (bySession.get(s) as SessionState).partial]);
       }
-      await spill.append(
+      await spill.appendText(
         JSON.stringify({
           p: located[p],
           a: aggregates,
@@ -189,7 +256,7 @@ export async function runMapStage(
     }
     sections.push(spill.offset);
     const rejectsStart = spill.offset;
-    await spill.append(JSON.stringify(rejects));
+    await spill.appendText(JSON.stringify(rejects));
     return { taskId: task.taskId, counts, sections, rejects: [rejectsStart, spill.offset] };
   } finally {
     await spill.close();

@@ -54,7 +54,7 @@ export function initPartial(): SessionPartial {
 export function updatePartial(
   p: SessionPartial,
   kind: InputKind,
-  r: AcceptedRecord,
+  r: Pick<AcceptedRecord, 'collectionId' | 'modelName' | 'score' | 'confidence'>,
   seen: Set<string>,
 ): void {
   if (kind === 'collections') {
