@@ -24,6 +24,8 @@ import { finalizePartial, mergePartial, type SessionPartial } from './session-pa
 import type { CallsignReduceResult, CallsignReduceTask, Sampled } from './tasks.js';
 
 const COPY_BYTES = 4 * 1024 * 1024;
+/** Profile files being written at once by one reduce task. */
+const FILES_IN_FLIGHT = 8;
 /** Ids listed in each check of the report. */
 export const SAMPLE_SIZE = 10;
 
@@ -61,6 +63,46 @@ function readSection(fd: number, [start, end]: [number, number]): Section {
   return JSON.parse(buf.toString('utf8')) as Section;
 }
 
+/** Copies a profile's segments (in input order) into one buffer and writes it as one object. */
+async function writeProfile(
+  storage: Storage,
+  url: string,
+  segments: readonly [number, number, number][],
+): Promise<void> {
+  let size = 0;
+  for (const [, , length] of segments) size += length;
+  const writer = storage.create(url);
+  try {
+    // One buffer of the file's size, at most COPY_BYTES; a larger profile goes in several writes.
+    let buf = Buffer.allocUnsafe(Math.min(size, COPY_BYTES));
+    let used = 0;
+    for (const [fd, offset, length] of segments) {
+      for (let done = 0; done < length;) {
+        const take = Math.min(buf.length - used, length - done);
+        readFully(fd, buf, used, take, offset + done);
+        used += take;
+        done += take;
+        size -= take;
+        if (used === buf.length && size > 0) {
+          await writer.write(buf); // a fresh buffer next: the writer may keep this one
+          buf = Buffer.allocUnsafe(Math.min(size, COPY_BYTES));
+          used = 0;
+        }
+      }
+    }
+    if (used > 0) await writer.write(buf.subarray(0, used));
+    await writer.commit();
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+}
+
+/**
+ * Writes the profiles' files in profile order, at most FILES_IN_FLIGHT at once: each file is a few
+ * round trips to the file system or S3 (create the folder, open, write, close, rename; or a PUT),
+ * and waiting for them one by one left the worker idle most of the time (~1 ms a file).
+ */
 async function writeProfiles(
   storage: Storage,
   out: string,
@@ -68,30 +110,22 @@ async function writeProfiles(
   segments: Map<string, [number, number, number][]>,
 ): Promise<number> {
   const profiles = [...segments.keys()].sort(compare);
-  const buf = Buffer.allocUnsafe(COPY_BYTES);
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
   for (const profile of profiles) {
-    const writer = storage.create(profileFileUrl(out, kind, profile));
-    try {
-      let used = 0;
-      for (const [fd, offset, length] of segments.get(profile) as [number, number, number][]) {
-        for (let done = 0; done < length;) {
-          const take = Math.min(COPY_BYTES - used, length - done);
-          readFully(fd, buf, used, take, offset + done);
-          used += take;
-          done += take;
-          if (used === COPY_BYTES) {
-            await writer.write(Buffer.from(buf)); // a copy: the writer may keep the chunk
-            used = 0;
-          }
-        }
-      }
-      if (used > 0) await writer.write(Buffer.from(buf.subarray(0, used)));
-      await writer.commit();
-    } catch (err) {
-      await writer.abort();
-      throw err;
-    }
+    if (failure) break;
+    const write = writeProfile(storage, profileFileUrl(out, kind, profile), segments.get(profile)!).then(
+      () => inFlight.delete(write),
+      (error: unknown) => {
+        inFlight.delete(write);
+        failure ??= { error };
+      },
+    ) as Promise<void>;
+    inFlight.add(write);
+    if (inFlight.size >= FILES_IN_FLIGHT) await Promise.race(inFlight);
   }
+  await Promise.all(inFlight);
+  if (failure) throw failure.error;
   return profiles.length;
 }
 
