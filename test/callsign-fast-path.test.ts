@@ -106,3 +106,16 @@ test('variants that JSON.stringify would print differently are left to the slow 
   ];
   for (const [kind, line] of slowOnes) assert.equal(agree(kind, line), false, line);
 });
+
+test('scores read by the fast path are the doubles JSON.parse gives', () => {
+  let seed = 1;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  let fast = 0;
+  for (let k = 0; k < 20_000; k++) {
+    const scale = 10 ** Math.floor(rnd() * 16);
+    const v = (Math.round(rnd() * 1e15) / scale) * (rnd() < 0.3 ? -1 : 1);
+    const line = `${P},"prediction":{"model_name":"m","score":${JSON.stringify(v)},"confidence":${JSON.stringify(rnd())}}}`;
+    if (agree('predictions', line)) fast++;
+  }
+  assert.ok(fast > 5_000, `${fast} of 20,000 lines took the fast path`);
+});

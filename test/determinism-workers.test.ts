@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import {
+  filesUnder,
   readParquetRows,
   readParts,
   runCli,
@@ -55,14 +56,6 @@ before(async () => {
 });
 
 after(() => rm(dir, { recursive: true, force: true }));
-
-async function filesUnder(root: string): Promise<string[]> {
-  const entries = await readdir(root, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => relative(root, join(e.parentPath, e.name)))
-    .sort();
-}
 
 const stable = (s: RunSummary): Record<string, unknown> => ({
   rows_read: s.rows_read,

@@ -5,15 +5,22 @@
  */
 
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { generateInteractions } from '../jobs/interactions/generate.js';
 import { configureStorage, storageFor } from '../io/storage.js';
-import { readParts, runCli, runInteractionsCli, sortedRowKeys, type RunSummary } from './helpers/run-cli.js';
-import { startS3Server, useS3rverCredentials, type S3Server } from './helpers/s3-server.js';
+import {
+  filesUnder,
+  readParts,
+  runCli,
+  runInteractionsCli,
+  sortedRowKeys,
+  type RunSummary,
+} from './helpers/run-cli.js';
+import { downloadPrefix, startS3Server, useS3rverCredentials, type S3Server } from './helpers/s3-server.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 
 let dir = '';
@@ -25,35 +32,10 @@ const localOut = (): string => join(dir, 'local-out');
 const downloaded = (): string => join(dir, 's3-out');
 const INPUT_KEYS = ['s3://shardflow-in/data/part-a.csv', 's3://shardflow-in/data/part-b.csv'];
 
-/** Every object under `prefix`, written below `to` by its name relative to the prefix. */
-async function download(prefix: string, to: string): Promise<string[]> {
-  const storage = await storageFor(prefix);
-  const names: string[] = [];
-  for (const o of await storage.list(prefix)) {
-    const name = o.url.slice(prefix.length + 1);
-    names.push(name);
-    const chunks: Uint8Array[] = [];
-    for await (const c of storage.read(o.url)) chunks.push(c);
-    await mkdir(dirname(join(to, name)), { recursive: true });
-    await writeFile(join(to, name), Buffer.concat(chunks));
-  }
-  return names.sort();
-}
-
 async function upload(url: string, bytes: Uint8Array): Promise<void> {
   const writer = (await storageFor(url)).create(url);
   await writer.write(bytes);
   await writer.commit();
-}
-
-async function filesUnder(root: string, at = root): Promise<string[]> {
-  const { readdir } = await import('node:fs/promises');
-  const out: string[] = [];
-  for (const e of await readdir(at, { withFileTypes: true })) {
-    if (e.isDirectory()) out.push(...(await filesUnder(root, join(at, e.name))));
-    else out.push(relative(root, join(at, e.name)));
-  }
-  return out.sort();
 }
 
 before(async () => {
@@ -78,7 +60,7 @@ before(async () => {
     '--s3-endpoint',
     proxy.endpoint,
   ]);
-  await download('s3://shardflow-out/runs/one', downloaded());
+  await downloadPrefix('s3://shardflow-out/runs/one', downloaded());
 });
 
 after(async () => {

@@ -6,15 +6,22 @@
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateInteractions } from '../jobs/interactions/generate.js';
 import { configureStorage, storageFor } from '../io/storage.js';
-import { CLI, runCli, runInteractionsCli, type CliResult, type RunSummary } from './helpers/run-cli.js';
-import { startS3Server, useS3rverCredentials, type S3Server } from './helpers/s3-server.js';
+import {
+  CLI,
+  filesUnder,
+  runCli,
+  runInteractionsCli,
+  type CliResult,
+  type RunSummary,
+} from './helpers/run-cli.js';
+import { downloadPrefix, startS3Server, useS3rverCredentials, type S3Server } from './helpers/s3-server.js';
 import { dropSchema, randomSchema, rawClient, testPgUrl } from './pg-test-env.js';
 
 let dir = '';
@@ -53,15 +60,6 @@ function shardArgs(out: string, shuffle: string, shard: string): string[] {
     shard,
     ...FLAGS,
   ];
-}
-
-async function filesUnder(root: string, at = root): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(at, { withFileTypes: true })) {
-    if (e.isDirectory()) out.push(...(await filesUnder(root, join(at, e.name))));
-    else out.push(relative(root, join(at, e.name)));
-  }
-  return out.sort();
 }
 
 /** Asserts that `out` holds exactly the reference run's files, byte for byte. */
@@ -146,13 +144,7 @@ test('three shards over an S3 shuffle into S3 output write the same bytes as one
   t.after(() => configureStorage({}));
   const storage = await storageFor('s3://results/three');
   const out = join(dir, 'three-s3');
-  for (const o of await storage.list('s3://results/three')) {
-    const chunks: Uint8Array[] = [];
-    for await (const c of storage.read(o.url)) chunks.push(c);
-    const file = join(out, o.url.slice('s3://results/three/'.length));
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, Buffer.concat(chunks));
-  }
+  await downloadPrefix('s3://results/three', out);
   await assertSameOutputs(out, 's3 shuffle');
   assert.ok(
     (await storage.list('s3://shuffle/runs')).length > 2 * reference.splits,

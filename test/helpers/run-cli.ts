@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parquetReadObjects } from 'hyparquet';
 
@@ -98,4 +98,13 @@ export function rowKey(row: Row): string {
 /** The rows as sorted keys (see {@link rowKey}): equal multisets give equal arrays. */
 export function sortedRowKeys(rows: readonly Row[]): string[] {
   return rows.map(rowKey).sort();
+}
+
+/** Every file under `root`, as paths relative to it, sorted. */
+export async function filesUnder(root: string): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => relative(root, join(e.parentPath, e.name)))
+    .sort();
 }

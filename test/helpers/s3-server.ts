@@ -9,14 +9,14 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { s3ClientConfig } from '../../io/s3-storage.js';
-import type { S3Options } from '../../io/storage.js';
+import { storageFor, type S3Options } from '../../io/storage.js';
 
 /** The only credentials s3rver accepts; tests also check that no error message leaks the secret. */
 export const S3RVER_CREDENTIALS = Object.freeze({ accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
@@ -177,4 +177,19 @@ export function useS3rverCredentials(): void {
 export function makeS3Client(options: S3Options): S3Client {
   useS3rverCredentials();
   return new S3Client({ ...s3ClientConfig(options), credentials: { ...S3RVER_CREDENTIALS } });
+}
+
+/** Every object under `prefix`, written below the directory `to` by its name relative to the prefix. */
+export async function downloadPrefix(prefix: string, to: string): Promise<string[]> {
+  const storage = await storageFor(prefix);
+  const names: string[] = [];
+  for (const o of await storage.list(prefix)) {
+    const name = o.url.slice(prefix.length + 1);
+    names.push(name);
+    const chunks: Uint8Array[] = [];
+    for await (const c of storage.read(o.url)) chunks.push(c);
+    await mkdir(dirname(join(to, name)), { recursive: true });
+    await writeFile(join(to, name), Buffer.concat(chunks));
+  }
+  return names.sort();
 }
