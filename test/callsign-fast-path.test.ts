@@ -112,9 +112,11 @@ test('scores read by the fast path are the doubles JSON.parse gives', () => {
   const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   let fast = 0;
   for (let k = 0; k < 20_000; k++) {
-    const scale = 10 ** Math.floor(rnd() * 16);
-    const v = (Math.round(rnd() * 1e15) / scale) * (rnd() < 0.3 ? -1 : 1);
-    const line = `${P},"prediction":{"model_name":"m","score":${JSON.stringify(v)},"confidence":${JSON.stringify(rnd())}}}`;
+    const digits = 1 + Math.floor(rnd() * 15);
+    const mantissa = Math.floor(rnd() * 10 ** digits);
+    const v = (mantissa / 10 ** Math.floor(rnd() * (digits + 3))) * (rnd() < 0.3 ? -1 : 1);
+    const c = Math.round(rnd() * 1e6) / 1e6;
+    const line = `${P},"prediction":{"model_name":"m","score":${JSON.stringify(v)},"confidence":${c}}}`;
     if (agree('predictions', line)) fast++;
   }
   assert.ok(fast > 5_000, `${fast} of 20,000 lines took the fast path`);

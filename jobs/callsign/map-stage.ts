@@ -40,8 +40,11 @@ interface SessionState {
   seen: Set<string>;
 }
 
-/** A profile's accepted lines in this split: [buffer index, start, end] triples, in input order. */
-type LineRefs = number[];
+/** A profile in this split: its lines as [buffer index, start, end] triples (input order), its sessions. */
+interface ProfileState {
+  refs: number[];
+  sessions: Map<string | null, SessionState>;
+}
 
 /** Appends bytes to a file through a 1 MiB staging buffer; `offset` is the bytes appended so far. */
 class SpillWriter {
@@ -117,8 +120,7 @@ export async function runMapStage(
   // their normal form (slow path), referenced by index.
   const buffers: Buffer[] = [];
   let lastBuffer: Buffer | null = null;
-  const profileLines = new Map<string, LineRefs>();
-  const sessions = new Map<string, Map<string | null, SessionState>>();
+  const profileStates = new Map<string, ProfileState>();
   const sessionProfiles = new Map<string, Set<string>>();
   const collectionIds = new Map<string, number>();
   const rejects: [number, string, string][] = [];
@@ -128,26 +130,42 @@ export async function runMapStage(
     counts.rejected[REASON_CODE.get(reason) as number]++;
     rejects.push([line, reason, raw.slice(0, MAX_RAW_CHARS)]);
   };
-  const accept = (r: LineFacts, buffer: number, start: number, end: number) => {
+  // The previous line's profile and session: a session's lines usually come together.
+  let lastProfile: ProfileState | null = null;
+  let lastProfileId = '';
+  let lastSessionId: string | null = null;
+  let lastSession: SessionState | null = null;
+  const accept = (profile: ProfileState, r: LineFacts, buffer: number, start: number, end: number) => {
     counts.accepted++;
     if (r.sessionId === null) counts.missingSession++;
     if (r.collectionId === null) counts.missingCollection++;
     if (kind === 'collections' && r.behaviourTypes === 0) counts.noBehaviour++;
     if (kind === 'predictions' && r.modelName === null) counts.noModel++;
-    (profileLines.get(r.profileId) as LineRefs).push(buffer, start, end);
-    let bySession = sessions.get(r.profileId);
-    if (bySession === undefined) sessions.set(r.profileId, (bySession = new Map()));
-    let state = bySession.get(r.sessionId);
-    if (state === undefined)
-      bySession.set(r.sessionId, (state = { partial: initPartial(), seen: new Set() }));
-    updatePartial(state.partial, kind, r, state.seen);
-    if (r.sessionId !== null) {
-      let profiles = sessionProfiles.get(r.sessionId);
-      if (profiles === undefined) sessionProfiles.set(r.sessionId, (profiles = new Set()));
-      profiles.add(r.profileId);
+    profile.refs.push(buffer, start, end);
+    let state: SessionState | undefined;
+    if (profile === lastProfile && r.sessionId === lastSessionId) state = lastSession as SessionState;
+    else {
+      state = profile.sessions.get(r.sessionId);
+      if (state === undefined)
+        profile.sessions.set(r.sessionId, (state = { partial: initPartial(), seen: new Set() }));
+      if (r.sessionId !== null) {
+        let profiles = sessionProfiles.get(r.sessionId);
+        if (profiles === undefined) sessionProfiles.set(r.sessionId, (profiles = new Set()));
+        profiles.add(r.profileId);
+      }
+      lastProfile = profile;
+      lastProfileId = r.profileId;
+      lastSessionId = r.sessionId;
+      lastSession = state;
     }
+    updatePartial(state.partial, kind, r, state.seen);
     if (kind === 'collections' && r.collectionId !== null)
       collectionIds.set(r.collectionId, (collectionIds.get(r.collectionId) ?? 0) + 1);
+  };
+  const newProfile = (id: string): ProfileState => {
+    const profile: ProfileState = { refs: [], sessions: new Map() };
+    profileStates.set(id, profile);
+    return profile;
   };
   /** The slow path: parse, normalise, keep the normal form's bytes. */
   const slow = (line: number, text: string) => {
@@ -157,11 +175,11 @@ export async function runMapStage(
       reject(line, r.reason, text);
       return;
     }
-    if (!profileLines.has(r.profileId)) profileLines.set(r.profileId, []);
+    const profile = profileStates.get(r.profileId) ?? newProfile(r.profileId);
     const bytes = Buffer.from(r.line, 'utf8');
     buffers.push(bytes);
     lastBuffer = null;
-    accept(r, buffers.length - 1, 0, bytes.length);
+    accept(profile, r, buffers.length - 1, 0, bytes.length);
   };
   const { lines } = await readJsonlSplit({
     url: task.split.url,
@@ -190,7 +208,9 @@ export async function runMapStage(
         return;
       }
       rows++;
-      if (!profileLines.has(r.profileId)) {
+      let profile =
+        lastProfile !== null && r.profileId === lastProfileId ? lastProfile : profileStates.get(r.profileId);
+      if (profile === undefined) {
         // First line of this profile in the split: the folder-name check, once (the slow path's rule).
         if (Buffer.byteLength(hiveFolder(PROFILE_FOLDER_KEY, r.profileId)) > MAX_FOLDER_NAME_BYTES) {
           counts.rejected[TOO_LONG_ID]++;
@@ -201,28 +221,29 @@ export async function runMapStage(
           ]);
           return;
         }
-        profileLines.set(r.profileId, []);
+        profile = newProfile(r.profileId);
       }
       if (buf !== lastBuffer) {
         buffers.push(buf);
         lastBuffer = buf;
       }
-      accept(r, buffers.length - 1, start, end);
+      accept(profile, r, buffers.length - 1, start, end);
     },
   });
   counts.lines = lines;
   onProgress?.(0, rows);
 
   // Group the keys by partition, each group sorted, so the spill is in (partition, key) order.
-  const byPartition = <T>(keys: Iterable<T>, keyText: (k: T) => string): T[][] => {
-    const groups: T[][] = Array.from({ length: P }, () => []);
-    for (const k of keys) groups[murmur3String(keyText(k)) % P].push(k);
-    for (const g of groups) g.sort((a, b) => compare(keyText(a), keyText(b)));
+  // (The default sort compares strings by code units, as compare() does.)
+  const byPartition = (keys: Iterable<string>): string[][] => {
+    const groups: string[][] = Array.from({ length: P }, () => []);
+    for (const k of keys) groups[murmur3String(k) % P].push(k);
+    for (const g of groups) g.sort();
     return groups;
   };
-  const profilesBy = byPartition(profileLines.keys(), (k) => k);
-  const sessionsBy = byPartition(sessionProfiles.keys(), (k) => k);
-  const collectionsBy = byPartition(collectionIds.keys(), (k) => k);
+  const profilesBy = byPartition(profileStates.keys());
+  const sessionsBy = byPartition(sessionProfiles.keys());
+  const collectionsBy = byPartition(collectionIds.keys());
 
   const spill = await SpillWriter.open(task.spillPath);
   try {
@@ -230,7 +251,7 @@ export async function runMapStage(
     for (let p = 0; p < P; p++) {
       for (const profile of profilesBy[p]) {
         const start = spill.offset;
-        const refs = profileLines.get(profile) as LineRefs;
+        const { refs } = profileStates.get(profile) as ProfileState;
         for (let k = 0; k < refs.length; k += 3)
           await spill.append(buffers[refs[k]], refs[k + 1], refs[k + 2], true);
         located[p].push([profile, start, spill.offset - start]);
@@ -241,7 +262,7 @@ export async function runMapStage(
       sections.push(spill.offset);
       const aggregates: [string, string | null, SessionPartial][] = [];
       for (const profile of profilesBy[p]) {
-        const bySession = sessions.get(profile) as Map<string | null, SessionState>;
+        const bySession = (profileStates.get(profile) as ProfileState).sessions;
         const keys = [...bySession.keys()].sort(compareNullable);
         for (const s of keys) aggregates.push([profile, s, (bySession.get(s) as SessionState).partial]);
       }

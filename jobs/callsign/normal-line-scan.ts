@@ -69,8 +69,9 @@ let confidence: number | null = null;
 /** Start and end of the last string read (its content, without quotes). */
 let strStart = 0;
 let strEnd = 0;
-/** Start and end of the last number read. */
-let numStart = 0;
+/** The value of the last number read. */
+let numValue = 0;
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`)); // exact up to 1e22
 
 /** The kind of the last value read. */
 const enum Kind {
@@ -122,20 +123,22 @@ function scanString(): boolean {
 /** Reads a number at i in the form JavaScript prints it (see the file comment). */
 function scanNumber(): boolean {
   let j = i;
-  numStart = i;
   const negative = b[j] === 0x2d;
   if (negative) j++;
   let digits = 0;
   let zeroInt = false;
+  let mantissa = 0;
   if (b[j] === 0x30) {
     zeroInt = true;
     j++;
   } else if (b[j] >= 0x31 && b[j] <= 0x39) {
     while (j < end && b[j] >= 0x30 && b[j] <= 0x39) {
+      mantissa = mantissa * 10 + (b[j] - 0x30);
       j++;
       digits++;
     }
   } else return false;
+  let fraction = 0;
   if (j < end && b[j] === 0x2e) {
     j++;
     const from = j;
@@ -144,13 +147,18 @@ function scanNumber(): boolean {
     while (j < end && b[j] >= 0x30 && b[j] <= 0x39) {
       if (counting && b[j] === 0x30) leadingZeros++;
       else counting = false;
+      mantissa = mantissa * 10 + (b[j] - 0x30);
       j++;
       digits++;
     }
-    if (j === from || b[j - 1] === 0x30 || leadingZeros >= 6) return false;
+    fraction = j - from;
+    if (fraction === 0 || b[j - 1] === 0x30 || leadingZeros >= 6) return false;
   } else if (zeroInt && negative) return false; // -0 prints as 0
   if (j < end && (b[j] === 0x65 || b[j] === 0x45 || (b[j] >= 0x30 && b[j] <= 0x39))) return false;
   if (digits > 15) return false;
+  // At most 15 digits: the mantissa and 10^fraction are exact doubles, so one division rounds
+  // correctly and gives the double JSON.parse gives (Clinger's fast path).
+  numValue = (negative ? -mantissa : mantissa) / POW10[fraction];
   i = j;
   return true;
 }
@@ -200,6 +208,30 @@ function scanArray(): boolean {
 function nonBlankString(): string | null {
   for (let k = strStart; k < strEnd; k++) if (b[k] !== 0x20) return b.toString('latin1', strStart, strEnd);
   return null;
+}
+
+/**
+ * The last string of each id slot and where its bytes were: a session's lines come together, so
+ * the same id is usually seen again on the next line, and reusing its string (hash included) saves
+ * a decode and a hash per map lookup.
+ */
+const last = Array.from({ length: 3 }, () => ({ text: null as string | null, buf: b, start: 0, length: -1 }));
+
+/** {@link nonBlankString} for id slot `slot`, reusing the previous line's string when equal. */
+function idString(slot: number): string | null {
+  const prev = last[slot];
+  const length = strEnd - strStart;
+  if (length === prev.length) {
+    let same = true;
+    for (let k = 0; k < length && same; k++) same = b[strStart + k] === prev.buf[prev.start + k];
+    if (same) return prev.text;
+  }
+  const text = nonBlankString();
+  prev.text = text;
+  prev.buf = b;
+  prev.start = strStart;
+  prev.length = length;
+  return text;
 }
 
 function scanObject(role: Role): boolean {
@@ -263,7 +295,7 @@ function scanObject(role: Role): boolean {
     if (kind === Kind.Fail) return false;
     if (role === Role.Metadata && n < 3) {
       // The ids: non-blank strings; null only for the session and collection ids.
-      const id = kind === Kind.Str ? nonBlankString() : null;
+      const id = kind === Kind.Str ? idString(n) : null;
       if (id === null && (n === 0 || kind !== Kind.Null)) return false;
       if (n === 0) profile = id as string;
       else if (n === 1) session = id;
@@ -271,10 +303,8 @@ function scanObject(role: Role): boolean {
     } else if (role === Role.Top && n === 0 && kind !== Kind.Obj) return false;
     else if (role === Role.Prediction) {
       if (isKey(ks, kl, 'model_name')) modelName = kind === Kind.Str ? nonBlankString() : null;
-      else if (isKey(ks, kl, 'score'))
-        score = kind === Kind.Num ? Number(b.toString('latin1', numStart, i)) : null;
-      else if (isKey(ks, kl, 'confidence'))
-        confidence = kind === Kind.Num ? Number(b.toString('latin1', numStart, i)) : null;
+      else if (isKey(ks, kl, 'score')) score = kind === Kind.Num ? numValue : null;
+      else if (isKey(ks, kl, 'confidence')) confidence = kind === Kind.Num ? numValue : null;
     }
     n++;
     if (i >= end) return false;
