@@ -5,21 +5,23 @@
  *
  * 1. the shard runs the tasks it owns (`owner(task) mod N === i`) in its own pool;
  * 2. each result is written as one shuffle object, `<shuffle>/<run id>/<NNN-stage>/task-<k>.bin`
- *    (every partition the task produced, v8-serialized), then a commit marker `task-<k>.done`;
+ *    (every partition the task produced, with an index of offsets: see shuffle-object.ts), then a
+ *    commit marker `task-<k>.done`;
  *    a rerun of a task overwrites the same keys, so its effect lands once;
  * 3. the shard waits, polling the stage's prefix with backoff, until every task has committed
  *    (`barrierTimeoutMs`; on expiry a one-line error names the missing tasks and their shards);
- * 4. it reads the other shards' results back, so the job continues exactly as in one process.
+ * 4. it reads the other shards' results back (of partitioned data, only the partitions it
+ *    reduces), so the job continues exactly as in one process.
  *
  * Tasks must be deterministic (the same task gives the same result bytes): then any mix of
  * reruns, and any shard count, gives the same outputs. Memory: every result of a stage, as in one
  * process; typed arrays come back in shared memory so posting them to workers copies nothing.
  */
 
-import { deserialize, serialize } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ShardflowError } from '../errors.js';
 import { joinUrl, storageFor, type Storage } from '../io/storage.js';
+import { decodeShuffleObject, encodeShuffleObject } from './shuffle-object.js';
 
 /** This process's place among the shards. */
 export interface ShardSpec {
@@ -78,23 +80,26 @@ export function createShuffleRunner<T>(options: ShuffleRunnerOptions<T>): StageR
     for (let j = 0; j < mine.length; j++) {
       const k = mine[j];
       results[k] = ran[j];
-      const bytes = serialize(packed(ran[j]));
-      await writeObject(store, joinUrl(dir, `task-${k}.bin`), bytes);
-      await writeObject(store, joinUrl(dir, `task-${k}.done`), new Uint8Array(0));
-      options.onBytes?.('written', bytes.length);
+      const chunks = encodeShuffleObject(ran[j]);
+      await writeObject(store, joinUrl(dir, `task-${k}.bin`), chunks);
+      await writeObject(store, joinUrl(dir, `task-${k}.done`), []);
+      options.onBytes?.(
+        'written',
+        chunks.reduce((n, c) => n + c.length, 0),
+      );
     }
     await barrier(store, dir, stage, tasks.length, (k) => owner(tasks[k]) % shard.count);
     for (let k = 0; k < tasks.length; k++) {
       if (results[k] !== undefined) continue;
       const url = joinUrl(dir, `task-${k}.bin`);
-      const chunks: Uint8Array[] = [];
-      let n = 0;
-      for await (const c of store.read(url)) {
-        chunks.push(c);
-        n += c.length;
-      }
-      options.onBytes?.('read', n);
-      results[k] = shared(deserialize(Buffer.concat(chunks, n))) as R;
+      // Partitioned data only for the partitions this shard reduces (their tasks are owned by
+      // partition mod N, see the job's owner function).
+      const { value, bytes } = await decodeShuffleObject(
+        (start, length) => store.readRange(url, start, length),
+        (p) => p % shard.count === shard.index,
+      );
+      options.onBytes?.('read', bytes);
+      results[k] = value as R;
     }
     return results as R[];
   };
@@ -105,7 +110,7 @@ export function createShuffleRunner<T>(options: ShuffleRunnerOptions<T>): StageR
     const store = await storageFor(dir);
     if (everyone || shard.index === 0) {
       await fn();
-      await writeObject(store, joinUrl(dir, `task-${shard.index}.done`), new Uint8Array(0));
+      await writeObject(store, joinUrl(dir, `task-${shard.index}.done`), []);
     }
     if (everyone) await barrier(store, dir, name, shard.count, (k) => k);
     else await barrier(store, dir, name, 1, () => 0);
@@ -153,67 +158,13 @@ export function createShuffleRunner<T>(options: ShuffleRunnerOptions<T>): StageR
   }
 }
 
-async function writeObject(store: Storage, url: string, bytes: Uint8Array): Promise<void> {
+async function writeObject(store: Storage, url: string, chunks: readonly Uint8Array[]): Promise<void> {
   const writer = store.create(url);
   try {
-    if (bytes.length > 0) await writer.write(bytes);
+    for (const c of chunks) if (c.length > 0) await writer.write(c);
     await writer.commit();
   } catch (err) {
     await writer.abort();
     throw err;
   }
-}
-
-/** Marks a bare (Shared)ArrayBuffer, which v8's serializer refuses when shared, as its bytes. */
-const RAW_BUFFER = '__shardflowRawBuffer';
-
-/** A copy of `value`'s object tree with every bare buffer replaced by a marked byte view. */
-function packed(value: unknown): unknown {
-  if (value === null || typeof value !== 'object') return value;
-  if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer)
-    return { [RAW_BUFFER]: new Uint8Array(value) };
-  if (ArrayBuffer.isView(value)) return value;
-  if (Array.isArray(value)) return value.map(packed);
-  const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) out[key] = packed(v);
-  return out;
-}
-
-/**
- * `value` with every typed array and ArrayBuffer moved into shared memory (results are read once
- * here, then posted to the workers of later stages, which would otherwise each get a copy).
- */
-function shared(value: unknown): unknown {
-  if (value === null || typeof value !== 'object') return value;
-  if (value instanceof ArrayBuffer) {
-    const sab = new SharedArrayBuffer(value.byteLength);
-    new Uint8Array(sab).set(new Uint8Array(value));
-    return sab;
-  }
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
-    const view = value as unknown as {
-      length: number;
-      buffer: ArrayBufferLike;
-      byteOffset: number;
-      byteLength: number;
-    };
-    if (view.buffer instanceof SharedArrayBuffer) return value;
-    const sab = new SharedArrayBuffer(view.byteLength);
-    new Uint8Array(sab).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
-    const Ctor = value.constructor as new (b: SharedArrayBuffer, o: number, n: number) => unknown;
-    return new Ctor(sab, 0, view.length);
-  }
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = shared(value[i]);
-    return value;
-  }
-  const record = value as Record<string, unknown>;
-  const raw = record[RAW_BUFFER];
-  if (raw instanceof Uint8Array) {
-    const sab = new SharedArrayBuffer(raw.byteLength);
-    new Uint8Array(sab).set(raw);
-    return sab;
-  }
-  for (const key of Object.keys(record)) record[key] = shared(record[key]);
-  return value;
 }
