@@ -23,8 +23,8 @@ const USAGE = `usage:
   shardflow run callsign --collections PATH... --predictions PATH... --out DIR [--workers N] [--partitions P]
                          [--split-size BYTES] [--metrics-port PORT] [--tmp-dir DIR] [--no-progress] [--json]
                          [--s3-endpoint URL] [--s3-region R] [--s3-checksums MODE] [--s3-part-size BYTES]
-  shardflow generate interactions --rows N [--seed S] [--bad-fraction F] --out FILE
-  shardflow generate callsign --profiles N --sessions-per-profile M --out DIR [--seed S]
+  shardflow generate interactions --rows N [--seed S] [--bad-fraction F] --out FILE [--s3-endpoint URL]
+  shardflow generate callsign --profiles N --sessions-per-profile M --out DIR [--seed S] [--s3-endpoint URL]
   shardflow query interactions daily|top-users|top-products [--limit N] [--pg URL] [--pg-schema NAME] [--json]
   shardflow demo [--rows N] [--out DIR]`;
 
@@ -169,6 +169,7 @@ async function generateCommand(argv: string[]): Promise<void> {
     seed: { type: 'string' },
     'bad-fraction': { type: 'string' },
     out: { type: 'string' },
+    ...S3_FLAGS,
   });
   if (positionals[0] !== 'interactions')
     throw new UsageError(`unknown generator "${positionals[0] ?? ''}"; generators: interactions, callsign`);
@@ -181,6 +182,7 @@ async function generateCommand(argv: string[]): Promise<void> {
     if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${String(v)}"`);
     return n;
   };
+  await configureGenerateStorage(values.out as string, values);
   const { generateInteractions } = await import('../jobs/interactions/generate.js');
   const summary = await generateInteractions({
     rows: Number(values.rows),
@@ -198,12 +200,24 @@ function seedOf(v: string): number {
   return Number(v);
 }
 
+/** A generator's `--out` may be an s3:// URL: check it and set up S3 from the `--s3-*` flags. */
+async function configureGenerateStorage(
+  out: string,
+  values: Record<string, string | boolean | string[] | undefined>,
+): Promise<void> {
+  const { validateS3Options } = await import('./run-options.js');
+  const { configureStorage, isS3Url, parseS3Url } = await import('../io/storage.js');
+  if (isS3Url(out)) parseS3Url(out);
+  configureStorage({ s3: validateS3Options(values) });
+}
+
 async function generateCallsignArgs(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, {
     profiles: { type: 'string' },
     'sessions-per-profile': { type: 'string' },
     seed: { type: 'string' },
     out: { type: 'string' },
+    ...S3_FLAGS,
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"\n${USAGE}`);
   const whole = (name: string, v: string | undefined, required: boolean): number | undefined => {
@@ -215,6 +229,7 @@ async function generateCallsignArgs(argv: string[]): Promise<void> {
     return Number(v);
   };
   if (!values.out) throw new UsageError('--out is required: the directory to write the two files to');
+  await configureGenerateStorage(values.out, values);
   const { generateCallsign } = await import('../jobs/callsign/generate.js');
   const summary = await generateCallsign({
     profiles: whole('profiles', values.profiles, true) as number,

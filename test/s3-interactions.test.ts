@@ -142,3 +142,16 @@ test('bad s3 locations: one line and exit code 2', async () => {
     assert.ok(!r.stderr.includes('S3RVER'), 'no credential in the message');
   }
 });
+
+test('generate --out s3://…: the same bytes as the local file, visible only when complete', async () => {
+  const local = join(dir, 'gen.csv');
+  const url = 's3://shardflow-in/generated/gen.csv';
+  const args = ['generate', 'interactions', '--rows', '30000', '--seed', '5'];
+  const a = await runCli([...args, '--out', local]);
+  const b = await runCli([...args, '--out', url, '--s3-endpoint', server.endpoint]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 0, b.stderr);
+  const chunks: Uint8Array[] = [];
+  for await (const c of (await storageFor(url)).read(url)) chunks.push(c);
+  assert.ok(Buffer.concat(chunks).equals(await readFile(local)), 'byte-equal');
+});

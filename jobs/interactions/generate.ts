@@ -1,15 +1,11 @@
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { finished } from 'node:stream/promises';
 import { UsageError } from '../../errors.js';
+import { storageFor } from '../../io/storage.js';
 
 /** Options of {@link generateInteractions}. */
 export interface GenerateInteractionsOptions {
   /** Number of non-empty data rows to write (required); the sprinkled empty lines come on top. */
   rows: number;
-  /** Output CSV file path (required); its folder is created when missing. */
+  /** Output CSV file (required): a path, whose folder is created when missing, or an s3:// URL. */
   out: string;
   /** PRNG seed: the same seed (and options) gives a byte-identical file. Default 1. */
   seed?: number;
@@ -95,23 +91,18 @@ export async function generateInteractions(options: GenerateInteractionsOptions)
   const recent = new Float64Array(RECENT_VALID_IDS);
   let recentCount = 0;
 
-  await mkdir(dirname(o.out), { recursive: true });
-  const stream = createWriteStream(o.out);
+  // Through the storage interface: a local file or an s3:// object, visible only once complete.
+  const writer = (await storageFor(o.out)).create(o.out);
   const chunkBytes = GENERATE_INTERACTIONS_DEFAULTS.chunkBytes;
-  let chunk = Buffer.allocUnsafe(chunkBytes);
+  const chunk = Buffer.allocUnsafe(chunkBytes); // reused: a writer is done with a chunk when write resolves
   let pos = chunk.write(HEADER, 0, 'latin1');
   let bytes = 0;
   try {
     for (let row = 1; row <= o.rows; row++) {
       if (pos > chunkBytes - MAX_ROW_BYTES) {
         bytes += pos;
-        const ok = stream.write(chunk.subarray(0, pos));
-        chunk = Buffer.allocUnsafe(chunkBytes); // the stream still owns the old one
+        await writer.write(chunk.subarray(0, pos));
         pos = 0;
-        if (!ok) {
-          if (stream.errored) throw stream.errored; // its 'error' is gone: 'drain' would never come
-          await once(stream, 'drain');
-        }
       }
       const user = users.sample();
       const product = products.sample();
@@ -140,10 +131,10 @@ export async function generateInteractions(options: GenerateInteractionsOptions)
       pos += chunk.write(fields.join(',') + '\n', pos, 'latin1');
     }
     bytes += pos;
-    stream.end(chunk.subarray(0, pos));
-    await finished(stream);
+    await writer.write(chunk.subarray(0, pos));
+    await writer.commit();
   } catch (err) {
-    stream.destroy();
+    await writer.abort();
     throw err;
   }
   return { rows: o.rows, bytes, seconds: (performance.now() - started) / 1000 };
