@@ -4,12 +4,8 @@
  */
 
 import { createHash } from 'node:crypto';
-import { WorkerPool } from './worker-pool.js';
-import { configureStorage } from '../io/storage.js';
-import { createRunMetrics } from '../metrics/run-metrics.js';
-import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
-import { LiveCounters } from '../metrics/live-counters.js';
 import { startProgress, type Progress } from '../metrics/progress.js';
+import { openRunSession } from './run-session.js';
 import { runCallsign, type CallsignSummary } from '../jobs/callsign/run.js';
 import { REJECT_REASONS } from '../jobs/callsign/normalize-record.js';
 import type { ValidationReport } from '../jobs/callsign/validation-report.js';
@@ -25,31 +21,17 @@ export async function runCallsignCommand(
   hooks: RunCallsignHooks = {},
 ): Promise<{ summary: CallsignSummary & { seconds: number; run_id: string }; report: ValidationReport }> {
   const started = performance.now();
-  const metrics = createRunMetrics({ job: 'callsign' });
   const runId = callsignRunIdOf(options);
-  metrics.setRunId(runId);
-  metrics.initReasons(REJECT_REASONS);
-  let server: MetricsServer | undefined;
-  if (options.metricsPort !== undefined) {
-    server = await startMetricsServer(metrics.registry, { port: options.metricsPort });
-    hooks.log?.(`metrics: serving ${server.url}`);
-  }
-  const counters = LiveCounters.create();
-  configureStorage(options.storage);
-  const pool = new WorkerPool({
+  const session = await openRunSession({
+    job: 'callsign',
+    runId,
+    reasons: REJECT_REASONS,
     workers: options.workers,
-    counters: counters.buffer,
     storage: options.storage,
-    metrics,
+    metricsPort: options.metricsPort,
+    log: hooks.log,
   });
-  const live = { rows: 0, bytes: 0 };
-  const feed = setInterval(() => {
-    const now = counters.read();
-    metrics.rowsRead.inc(now.rows - live.rows);
-    metrics.bytesRead.inc(now.bytes - live.bytes);
-    live.rows = now.rows;
-    live.bytes = now.bytes;
-  }, 500).unref();
+  const { metrics, pool, counters, live } = session;
   let progress: Progress | undefined;
   try {
     const { summary, report } = await runCallsign(
@@ -68,7 +50,7 @@ export async function runCallsignCommand(
       },
       <R>(stage: string, tasks: CallsignTask[]) => pool.runAll<R>('callsign', stage, tasks),
     );
-    clearInterval(feed);
+    session.stopFeed();
     metrics.recordRows({
       rowsRead: Math.max(0, summary.rows_read - live.rows),
       rowsValid: summary.rows_valid,
@@ -82,10 +64,8 @@ export async function runCallsignCommand(
     progress = undefined;
     return { summary: { ...summary, seconds: Math.round(seconds * 1000) / 1000, run_id: runId }, report };
   } finally {
-    clearInterval(feed);
     progress?.stop();
-    await pool.close();
-    await server?.close();
+    await session.close();
   }
 }
 

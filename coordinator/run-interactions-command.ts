@@ -4,12 +4,9 @@
  */
 
 import { createHash } from 'node:crypto';
-import { WorkerPool } from './worker-pool.js';
 import { createShuffleRunner } from './shuffle-runner.js';
-import { configureStorage, joinUrl } from '../io/storage.js';
-import { createRunMetrics } from '../metrics/run-metrics.js';
-import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
-import { LiveCounters } from '../metrics/live-counters.js';
+import { joinUrl } from '../io/storage.js';
+import { openRunSession } from './run-session.js';
 import { startProgress, type Progress } from '../metrics/progress.js';
 import { runInteractions, type InteractionsSummary } from '../jobs/interactions/run.js';
 import type { PgInteractionsLoader, PgLoadStats } from './pg-interactions-loader.js';
@@ -41,36 +38,18 @@ export async function runInteractionsCommand(
   const sharded = options.shard.count > 1 || options.shuffle !== undefined;
   const shuffleBytes = { written: 0, read: 0 };
   const shardLabel = `${options.shard.index}/${options.shard.count}`;
-  const metrics = createRunMetrics({
-    job: 'interactions',
-    ...(sharded ? { labels: { shard: shardLabel } } : {}),
-  });
   const runId = options.runId ?? runIdOf(options);
-  metrics.setRunId(runId);
-  metrics.initReasons(REJECT_REASONS);
-  let server: MetricsServer | undefined;
-  if (options.metricsPort !== undefined) {
-    server = await startMetricsServer(metrics.registry, { port: options.metricsPort });
-    hooks.log?.(`metrics: serving ${server.url}`);
-  }
-  const counters = LiveCounters.create();
-  configureStorage(options.storage);
-  const pool = new WorkerPool({
+  const session = await openRunSession({
+    job: 'interactions',
+    runId,
+    reasons: REJECT_REASONS,
+    ...(sharded ? { labels: { shard: shardLabel } } : {}),
     workers: options.workers,
-    counters: counters.buffer,
     storage: options.storage,
-    metrics,
+    metricsPort: options.metricsPort,
+    log: hooks.log,
   });
-  // Rows and bytes reach Prometheus while the run lasts, from the counters the workers share;
-  // the end tops them up to the run's exact totals.
-  const live = { rows: 0, bytes: 0 };
-  const feed = setInterval(() => {
-    const now = counters.read();
-    metrics.rowsRead.inc(now.rows - live.rows);
-    metrics.bytesRead.inc(now.bytes - live.bytes);
-    live.rows = now.rows;
-    live.bytes = now.bytes;
-  }, 500).unref();
+  const { metrics, pool, counters, live } = session;
   let progress: Progress | undefined;
   const shardedLoad = options.shard.count > 1 && hooks.openShardedLoader !== undefined;
   const loader = !shardedLoad && hooks.openLoader ? await hooks.openLoader() : undefined;
@@ -123,7 +102,7 @@ export async function runInteractionsCommand(
       },
       runTasks,
     );
-    clearInterval(feed);
+    session.stopFeed();
     // A shard's metrics count its own splits: summed over shards they give the run's totals.
     const own = summary.shard ?? summary;
     metrics.recordRows({
@@ -146,12 +125,10 @@ export async function runInteractionsCommand(
       ...(options.shuffle === undefined ? {} : { shuffle_bytes: shuffleBytes }),
     };
   } finally {
-    clearInterval(feed);
     progress?.stop();
     await loader?.close();
     await shardedLoader?.close();
-    await pool.close();
-    await server?.close();
+    await session.close();
     if (options.pushgateway !== undefined) {
       // The final counters, for a job whose pods are gone before the next scrape; a failed push
       // is a warning, never the run's failure.
