@@ -20,7 +20,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ShardflowError } from '../errors.js';
-import { joinUrl, storageFor, type Storage } from '../io/storage.js';
+import { joinUrl, storageFor, writeObject, type Storage } from '../io/storage.js';
 import { decodeShuffleObject, encodeShuffleObject } from './shuffle-object.js';
 
 /** This process's place among the shards. */
@@ -81,8 +81,8 @@ export function createShuffleRunner<T>(options: ShuffleRunnerOptions<T>): StageR
       const k = mine[j];
       results[k] = ran[j];
       const chunks = encodeShuffleObject(ran[j]);
-      await writeObject(store, joinUrl(dir, `task-${k}.bin`), chunks);
-      await writeObject(store, joinUrl(dir, `task-${k}.done`), []);
+      await writeObject(joinUrl(dir, `task-${k}.bin`), chunks);
+      await writeObject(joinUrl(dir, `task-${k}.done`), []);
       options.onBytes?.(
         'written',
         chunks.reduce((n, c) => n + c.length, 0),
@@ -110,7 +110,7 @@ export function createShuffleRunner<T>(options: ShuffleRunnerOptions<T>): StageR
     const store = await storageFor(dir);
     if (everyone || shard.index === 0) {
       await fn();
-      await writeObject(store, joinUrl(dir, `task-${shard.index}.done`), []);
+      await writeObject(joinUrl(dir, `task-${shard.index}.done`), []);
     }
     if (everyone) await barrier(store, dir, name, shard.count, (k) => k);
     else await barrier(store, dir, name, 1, () => 0);
@@ -155,16 +155,5 @@ export function createShuffleRunner<T>(options: ShuffleRunnerOptions<T>): StageR
       await sleep(Math.min(wait, Math.max(1, timeoutMs - (performance.now() - started))));
       wait = Math.min(maxPoll, wait * 2);
     }
-  }
-}
-
-async function writeObject(store: Storage, url: string, chunks: readonly Uint8Array[]): Promise<void> {
-  const writer = store.create(url);
-  try {
-    for (const c of chunks) if (c.length > 0) await writer.write(c);
-    await writer.commit();
-  } catch (err) {
-    await writer.abort();
-    throw err;
   }
 }

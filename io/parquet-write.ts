@@ -6,7 +6,7 @@
 
 import * as arrow from 'apache-arrow';
 import * as parquet from 'parquet-wasm';
-import { storageFor } from './storage.js';
+import { writeObject } from './storage.js';
 
 const TWO_32 = 4294967296;
 
@@ -109,13 +109,6 @@ export async function writeParquetFile(
   options: ParquetEncodeOptions = {},
 ): Promise<number> {
   const bytes = encodeParquet(columns, options);
-  const writer = (await storageFor(path)).create(path);
-  try {
-    await writer.write(bytes);
-    await writer.commit();
-  } catch (err) {
-    await writer.abort();
-    throw err;
-  }
+  await writeObject(path, [bytes]);
   return bytes.length;
 }

@@ -130,3 +130,15 @@ export async function storageFor(url: string): Promise<Storage> {
   }
   return s;
 }
+
+/** Writes `chunks` as the object `url` (visible once complete); aborts the write on failure. */
+export async function writeObject(url: string, chunks: readonly Uint8Array[]): Promise<void> {
+  const writer = (await storageFor(url)).create(url);
+  try {
+    for (const c of chunks) if (c.length > 0) await writer.write(c);
+    await writer.commit();
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+}

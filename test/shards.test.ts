@@ -46,20 +46,10 @@ function start(
   return { child, done };
 }
 
+/** `run interactions` as one shard: `shard` is `i/N`, or `N` for `--shards N` (the index from the environment). */
 function shardArgs(out: string, shuffle: string, shard: string): string[] {
-  return [
-    'run',
-    'interactions',
-    '--input',
-    input,
-    '--out',
-    out,
-    '--shuffle',
-    shuffle,
-    '--shard',
-    shard,
-    ...FLAGS,
-  ];
+  const which = shard.includes('/') ? ['--shard', shard] : ['--shards', shard];
+  return ['run', 'interactions', '--input', input, '--out', out, '--shuffle', shuffle, ...which, ...FLAGS];
 }
 
 /** Asserts that `out` holds exactly the reference run's files, byte for byte. */
@@ -95,24 +85,7 @@ test('three shard processes over a directory shuffle write the same bytes as one
   const runs = [
     start(shardArgs(out, shuffle, '0/3')),
     start(shardArgs(out, shuffle, '1/3')),
-    start(
-      [
-        'run',
-        'interactions',
-        '--input',
-        input,
-        '--out',
-        out,
-        '--shuffle',
-        shuffle,
-        '--shards',
-        '3',
-        ...FLAGS,
-      ],
-      {
-        JOB_COMPLETION_INDEX: '2',
-      },
-    ),
+    start(shardArgs(out, shuffle, '3'), { JOB_COMPLETION_INDEX: '2' }),
   ];
   const results = await Promise.all(runs.map((r) => r.done));
   const summaries = results.map(summaryOf);

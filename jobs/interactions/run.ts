@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expandInputs } from '../../io/input-paths.js';
-import { joinUrl, storageFor, type Storage } from '../../io/storage.js';
+import { joinUrl, storageFor, writeObject, type Storage } from '../../io/storage.js';
 import { readCsvHeader } from '../../io/csv-header.js';
 import { planSplitRanges } from '../../partitioners/plan-splits.js';
 import { sortedOrder } from '../../workers/sort-keys.js';
@@ -450,7 +450,7 @@ export async function runInteractions(
     const dupCount = dups.reduce((n, d) => n + d.length, 0);
     rejected[REJECT_REASONS[DUPLICATE_ID]] += dupCount;
     if (lead && shard.count > 1) await removeStrays(store, paths, options.outputs, parts);
-    if (lead) await writeSuccessMarker(store, joinUrl(options.out, SUCCESS_MARKER));
+    if (lead) await writeObject(joinUrl(options.out, SUCCESS_MARKER), []); // every output is complete
     const outputs: Partial<Record<OutputName, string>> = {};
     for (const name of options.outputs) outputs[name] = paths[name];
     const own = {
@@ -545,10 +545,4 @@ async function removeStrays(
     const keep = new Set(Array.from({ length: parts[name] }, (_, i) => joinUrl(paths[name], partName(i))));
     for (const o of await store.list(paths[name])) if (!keep.has(o.url)) await store.delete(o.url);
   }
-}
-
-/** An empty `_SUCCESS` object: every output of the run is complete. */
-async function writeSuccessMarker(store: Storage, url: string): Promise<void> {
-  const writer = store.create(url);
-  await writer.commit();
 }
