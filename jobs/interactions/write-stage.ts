@@ -90,7 +90,8 @@ export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
         product_interaction_count: int64FromNumbers(productCount),
         interaction_count: int64FromNumbers(pairCount),
       },
-      { plainColumns: ['interaction_id', 'timestamp'] },
+      // Dictionaries only where values repeat a lot: see dictionaryColumns.
+      { dictionaryColumns: ['action', 'interaction_count'] },
     );
     parts.push(path);
   }
