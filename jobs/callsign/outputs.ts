@@ -8,6 +8,7 @@ import * as arrow from 'apache-arrow';
 import { encodeParquet } from '../../io/parquet-write.js';
 import { joinUrl, type ObjectWriter, type Storage } from '../../io/storage.js';
 import type { SessionRow } from './session-partial.js';
+import type { CallsignReduceResult } from './tasks.js';
 
 /** Top-level output names (folders under --out), in the order a run removes and writes them. */
 export const CALLSIGN_OUTPUT_DIRS = [
@@ -75,38 +76,36 @@ export class LineBatcher {
   }
 }
 
+/** The aggregated rows as columns (one entry per row in each), as the reduce tasks return them. */
+export type AggregatedColumns = CallsignReduceResult['rows'];
+
 /**
- * `aggregated-result/data.parquet` and `data.jsonl` from the rows (sorted by profile_id, session_id).
- * Columns: profile_id, session_id (string, null when the lines had none), collections and
- * failed_keystroke_predictions (int64), weighted_mean_score and mean_swipe_score (double, nullable).
- * Memory: the rows, their Arrow columns and the Parquet bytes (one file is the contract).
+ * `aggregated-result/data.parquet` and `data.jsonl` from the rows `order` lists (sorted by
+ * profile_id, session_id). Columns: profile_id, session_id (string, null when the lines had none),
+ * collections and failed_keystroke_predictions (int64), weighted_mean_score and mean_swipe_score
+ * (double, nullable). Memory: the columns, their Arrow copies and the Parquet bytes (one file is
+ * the contract), never one object per row.
  */
-export async function writeAggregated(storage: Storage, out: string, rows: SessionRow[]): Promise<void> {
+export async function writeAggregated(
+  storage: Storage,
+  out: string,
+  c: AggregatedColumns,
+  order: Uint32Array,
+): Promise<void> {
   const urls = callsignOutputs(out);
+  const pick = <T>(column: T[]): T[] => Array.from(order, (i) => column[i]);
   const bytes = encodeParquet(
     {
-      profile_id: arrow.vectorFromArray(
-        rows.map((r) => r.profile_id),
-        new arrow.Utf8(),
-      ),
-      session_id: arrow.vectorFromArray(
-        rows.map((r) => r.session_id),
-        new arrow.Utf8(),
-      ),
+      profile_id: arrow.vectorFromArray(pick(c.profile), new arrow.Utf8()),
+      session_id: arrow.vectorFromArray(pick(c.session), new arrow.Utf8()),
       collections: arrow.vectorFromArray(
-        rows.map((r) => BigInt(r.collections)),
+        Array.from(order, (i) => BigInt(c.collections[i])),
         new arrow.Int64(),
       ),
-      weighted_mean_score: arrow.vectorFromArray(
-        rows.map((r) => r.weighted_mean_score),
-        new arrow.Float64(),
-      ),
-      mean_swipe_score: arrow.vectorFromArray(
-        rows.map((r) => r.mean_swipe_score),
-        new arrow.Float64(),
-      ),
+      weighted_mean_score: arrow.vectorFromArray(pick(c.weighted), new arrow.Float64()),
+      mean_swipe_score: arrow.vectorFromArray(pick(c.swipe), new arrow.Float64()),
       failed_keystroke_predictions: arrow.vectorFromArray(
-        rows.map((r) => BigInt(r.failed_keystroke_predictions)),
+        Array.from(order, (i) => BigInt(c.failed[i])),
         new arrow.Int64(),
       ),
     },
@@ -116,7 +115,17 @@ export async function writeAggregated(storage: Storage, out: string, rows: Sessi
   const writer = storage.create(urls.aggregated_jsonl);
   try {
     const lines = new LineBatcher(writer);
-    for (const r of rows) await lines.push(JSON.stringify(r));
+    for (const i of order) {
+      const row: SessionRow = {
+        profile_id: c.profile[i],
+        session_id: c.session[i],
+        collections: c.collections[i],
+        weighted_mean_score: c.weighted[i],
+        mean_swipe_score: c.swipe[i],
+        failed_keystroke_predictions: c.failed[i],
+      };
+      await lines.push(JSON.stringify(row));
+    }
     await lines.flush();
     await writer.commit();
   } catch (err) {

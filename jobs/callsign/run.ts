@@ -21,11 +21,11 @@ import {
   callsignOutputs,
   rejectsPartName,
   writeAggregated,
+  type AggregatedColumns,
   writeObject,
   writeRejectsPart,
   type RejectRow,
 } from './outputs.js';
-import type { SessionRow } from './session-partial.js';
 import type { CallsignMapResult, CallsignReduceResult, CallsignSplit, CallsignTask } from './tasks.js';
 import { buildReport, type ValidationReport } from './validation-report.js';
 
@@ -151,22 +151,13 @@ export async function runCallsign(
 
     // 3. aggregated rows, sorted across partitions.
     options.onPhase?.('writing aggregates');
-    const rows: SessionRow[] = [];
-    for (const r of reduces) {
-      const c = r.rows;
-      for (let i = 0; i < c.profile.length; i++) {
-        rows.push({
-          profile_id: c.profile[i],
-          session_id: c.session[i],
-          collections: c.collections[i],
-          weighted_mean_score: c.weighted[i],
-          mean_swipe_score: c.swipe[i],
-          failed_keystroke_predictions: c.failed[i],
-        });
-      }
-    }
-    rows.sort((a, b) => compare(a.profile_id, b.profile_id) || compareNullable(a.session_id, b.session_id));
-    await writeAggregated(storage, options.out, rows);
+    // Columns, not one object per row: the rows are the main process's largest holding.
+    const columns = concatColumns(reduces.map((r) => r.rows));
+    const order = new Uint32Array(columns.profile.length);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    const { profile, session } = columns;
+    order.sort((a, b) => compare(profile[a], profile[b]) || compareNullable(session[a], session[b]));
+    await writeAggregated(storage, options.out, columns, order);
 
     // 4. report and rejects (line numbers: each split starts after the lines of its file's earlier splits).
     const report = buildReport(
@@ -191,7 +182,7 @@ export async function runCallsign(
         profiles: countProfiles(reduces),
         label_files: reduces.reduce((n, r) => n + r.labelFiles, 0),
         prediction_files: reduces.reduce((n, r) => n + r.predictionFiles, 0),
-        aggregated_rows: rows.length,
+        aggregated_rows: order.length,
         rejects_files: rejectsFiles,
         outputs: urls,
         files: plan.files,
@@ -202,6 +193,21 @@ export async function runCallsign(
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** The partitions' aggregated rows as one set of columns (partition after partition). */
+function concatColumns(parts: readonly AggregatedColumns[]): AggregatedColumns {
+  const all: AggregatedColumns = {
+    profile: [],
+    session: [],
+    collections: [],
+    weighted: [],
+    swipe: [],
+    failed: [],
+  };
+  for (const key of Object.keys(all) as (keyof AggregatedColumns)[])
+    (all[key] as unknown[]) = ([] as unknown[]).concat(...parts.map((p) => p[key]));
+  return all;
 }
 
 function countProfiles(reduces: readonly CallsignReduceResult[]): number {
