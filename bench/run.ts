@@ -150,7 +150,7 @@ export const SCENARIOS: readonly Scenario[] = Object.freeze<Scenario[]>([
     description:
       'CSV → validate, dedup → clean rows with counts, users, products, pairs, daily, rejects Parquet',
     engines: {
-      shardflow: (ctx, out) => shardflow(ctx, out, 'clean,users,products,pairs,daily,rejects'),
+      shardflow: (ctx, out) => shardflow(ctx, out, FULL_OUTPUTS),
       duckdb: (ctx, out) => duckdb(ctx, out, 'full'),
     },
   },
@@ -188,7 +188,7 @@ export const SCENARIOS: readonly Scenario[] = Object.freeze<Scenario[]>([
       'the full job reading its input from and writing every output to a loopback S3 server (s3rver, on the same 2 cores) vs local disk',
     peer: 'local',
     engines: {
-      local: (ctx, out) => shardflow(ctx, out, 'clean,users,products,pairs,daily,rejects'),
+      local: (ctx, out) => shardflow(ctx, out, FULL_OUTPUTS),
       s3: (ctx) =>
         node('dist/coordinator/cli.js', [
           ...['run', 'interactions', '--input', BENCH_S3_INPUT, '--out', 's3://shardflow-bench/out'],
