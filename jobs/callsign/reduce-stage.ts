@@ -22,7 +22,12 @@ import { hiveFolder } from './hive-escape.js';
 import { PROFILE_FOLDER_KEY, type InputKind } from './normalize-record.js';
 import { compare, compareNullable } from './map-stage.js';
 import { finalizePartial, mergePartial, type SessionPartial } from './session-partial.js';
-import type { CallsignReduceResult, CallsignReduceTask, Sampled } from './tasks.js';
+import {
+  emptyAggregatedRows,
+  type CallsignReduceResult,
+  type CallsignReduceTask,
+  type Sampled,
+} from './tasks.js';
 
 const COPY_BYTES = 4 * 1024 * 1024;
 /** Read window per spill in a reduce task. */
@@ -215,14 +220,7 @@ export async function runReduceStage(task: CallsignReduceTask): Promise<Callsign
     const labelFiles = await writeProfiles(storage, task.out, 'collections', segments.collections);
     const predictionFiles = await writeProfiles(storage, task.out, 'predictions', segments.predictions);
 
-    const rows: CallsignReduceResult['rows'] = {
-      profile: [],
-      session: [],
-      collections: [],
-      weighted: [],
-      swipe: [],
-      failed: [],
-    };
+    const rows = emptyAggregatedRows();
     for (const profile of [...sessions.keys()].sort(compare)) {
       const bySession = sessions.get(profile) as Map<string | null, { partial: SessionPartial }>;
       for (const session of [...bySession.keys()].sort(compareNullable)) {

@@ -26,7 +26,13 @@ import {
   writeRejectsPart,
   type RejectRow,
 } from './outputs.js';
-import type { CallsignMapResult, CallsignReduceResult, CallsignSplit, CallsignTask } from './tasks.js';
+import {
+  emptyAggregatedRows,
+  type CallsignMapResult,
+  type CallsignReduceResult,
+  type CallsignSplit,
+  type CallsignTask,
+} from './tasks.js';
 import { buildReport, type ValidationReport } from './validation-report.js';
 
 /** Runs a stage's tasks in parallel; results in task order. */
@@ -197,14 +203,7 @@ export async function runCallsign(
 
 /** The partitions' aggregated rows as one set of columns (partition after partition). */
 function concatColumns(parts: readonly AggregatedColumns[]): AggregatedColumns {
-  const all: AggregatedColumns = {
-    profile: [],
-    session: [],
-    collections: [],
-    weighted: [],
-    swipe: [],
-    failed: [],
-  };
+  const all: AggregatedColumns = emptyAggregatedRows();
   for (const key of Object.keys(all) as (keyof AggregatedColumns)[])
     (all[key] as unknown[]) = ([] as unknown[]).concat(...parts.map((p) => p[key]));
   return all;

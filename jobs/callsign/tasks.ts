@@ -78,6 +78,11 @@ export interface Sampled {
   sample: string[];
 }
 
+/** Empty aggregated-row columns, to append a partition's (or every partition's) rows to. */
+export function emptyAggregatedRows(): CallsignReduceResult['rows'] {
+  return { profile: [], session: [], collections: [], weighted: [], swipe: [], failed: [] };
+}
+
 export interface CallsignReduceResult {
   partition: number;
   profiles: number;
