@@ -90,9 +90,16 @@ export interface ParquetEncodeOptions {
    * `interaction_count` encoded in 65–70 ms instead of 100–110 ms, for a file 14% larger.
    */
   dictionaryColumns?: readonly string[];
+  /**
+   * Integer columns written with DELTA_BINARY_PACKED instead of PLAIN (both then snappy): on a
+   * 131k-row clean part with every int64 column so, 35 ms instead of 40 and 2.28 MB instead of
+   * 3.17; on sorted keys (a pairs part) half the bytes. Every Parquet reader we test with (DuckDB,
+   * hyparquet, parquet-wasm) reads it. Default: none.
+   */
+  deltaColumns?: readonly string[];
 }
 
-/** Encodes columns (all of one length) as Parquet bytes, snappy-compressed. */
+/** Encodes columns (all of one length) as Parquet bytes, snappy-compressed, one row group. */
 export function encodeParquet(
   columns: Record<string, arrow.Vector>,
   options: ParquetEncodeOptions = {},
@@ -100,8 +107,11 @@ export function encodeParquet(
   const table = new arrow.Table(columns);
   const ipc = arrow.tableToIPC(table, 'stream');
   const wasmTable = parquet.Table.fromIPCStream(ipc);
+  // Min/max statistics per column chunk (what readers prune row groups by), not per page: on a
+  // 131k-row clean part, page statistics measured 53 ms of encoding against 39 ms, same size.
   let builder = new parquet.WriterPropertiesBuilder()
     .setCompression(parquet.Compression.SNAPPY)
+    .setStatisticsEnabled(parquet.EnabledStatistics.Chunk)
     .setCreatedBy('shardflow');
   if (options.dictionaryColumns !== undefined) {
     builder = builder.setDictionaryEnabled(false);
@@ -110,6 +120,8 @@ export function encodeParquet(
   }
   for (const column of options.plainColumns ?? [])
     builder = builder.setColumnDictionaryEnabled(column, false);
+  for (const column of options.deltaColumns ?? [])
+    builder = builder.setColumnEncoding(column, parquet.Encoding.DELTA_BINARY_PACKED);
   return parquet.writeParquet(wasmTable, builder.build());
 }
 

@@ -10,7 +10,7 @@
 import { readCsvSplit } from '../../io/split-reader.js';
 import { FIELD_ESCAPED, type CsvRecord } from '../../io/csv-decoder.js';
 import { murmur3Int64, murmur3Words } from '../../partitioners/murmur3.js';
-import { partitionRawKeys } from '../../workers/partitioned-counts.js';
+import { partitionRawKeys, type PartitionedCounts } from '../../workers/partitioned-counts.js';
 import { Growable } from '../../workers/growable.js';
 import {
   BAD_INTEGER,
@@ -224,6 +224,8 @@ export async function runMapStage(
     keyPos[slot] = posView[i];
   }
 
+  const pairs = task.countPairs ? pairRows(users, products, valid, partitions, task.chunkRows) : null;
+
   return {
     taskId: task.taskId,
     lines: read.lines,
@@ -235,8 +237,9 @@ export async function runMapStage(
     dedup: { offsets: partOffsets, keys: keyWords, pos: keyPos },
     counts: {
       ...counts.partitioned(partitions),
-      pairs: task.countPairs ? pairRows(users, products, valid, partitions) : NO_PAIRS,
+      pairs: pairs?.partial ?? NO_PAIRS,
     },
+    pairCursors: pairs?.cursors ?? new Uint32Array(0),
   };
 }
 
@@ -250,18 +253,34 @@ const NO_PAIRS = Object.freeze({
   counts: null,
 });
 
-/** Every valid row's (user_id, product_id) key with its hash, grouped by partition. */
-function pairRows(users: Uint32Array, products: Uint32Array, rows: number, partitions: number) {
+/**
+ * Every valid row's (user_id, product_id) key with its hash, grouped by partition (in row order
+ * within each), and where each chunk of `chunkRows` rows starts in every partition's rows: the
+ * merge stage returns each row's final pair count in that same order, and a write task reads its
+ * chunk's counts from these cursors on (see MapResult.pairCursors).
+ */
+function pairRows(
+  users: Uint32Array,
+  products: Uint32Array,
+  rows: number,
+  partitions: number,
+  chunkRows: number,
+): { partial: PartitionedCounts; cursors: Uint32Array } {
   const keys = new Uint32Array(rows * 4);
   const hashes = new Uint32Array(rows);
+  const cursors = new Uint32Array(Math.ceil(rows / chunkRows) * partitions);
+  const seen = new Uint32Array(partitions);
   for (let i = 0; i < rows; i++) {
+    if (i % chunkRows === 0) cursors.set(seen, (i / chunkRows) * partitions);
     keys[4 * i] = users[2 * i];
     keys[4 * i + 1] = users[2 * i + 1];
     keys[4 * i + 2] = products[2 * i];
     keys[4 * i + 3] = products[2 * i + 1];
-    hashes[i] = murmur3Words(keys, 4 * i, 4);
+    const h = murmur3Words(keys, 4 * i, 4);
+    hashes[i] = h;
+    seen[h % partitions]++;
   }
-  return partitionRawKeys(keys, hashes, 4, partitions);
+  return { partial: partitionRawKeys(keys, hashes, 4, partitions), cursors };
 }
 
 function resized<T extends Uint32Array | Uint16Array | Int32Array | Float64Array>(a: T, length: number): T {

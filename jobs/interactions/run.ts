@@ -87,6 +87,8 @@ export interface InteractionsOptions {
   partitions: number;
   /** Split size in bytes; default 32 MiB. */
   splitBytes: number;
+  /** Most rows in one clean part (one write task); default CLEAN_CHUNK_ROWS. */
+  cleanChunkRows?: number;
   /** Directory for spill files; default the OS temp directory. */
   tmpDir?: string;
   loader?: InteractionsLoader;
@@ -222,6 +224,7 @@ export async function runInteractions(
       spillRows: needRows,
       spillRejects: options.outputs.has('rejects'),
       spillPath: spillPathOf(taskId),
+      chunkRows: options.cleanChunkRows ?? CLEAN_CHUNK_ROWS,
     });
     let ids = splits.map(() => taskCounter++);
     let maps = await runTasks<MapResult>(
@@ -327,6 +330,8 @@ export async function runInteractions(
         stage: 'merge',
         partition: p,
         partials,
+        rowTasks: needRows ? ids : [],
+        taskCount: taskCounter,
         keepTables: needRows,
         pairsPath: options.outputs.has('pairs') ? joinUrl(paths.pairs, partName(p)) : null,
       })),
@@ -365,7 +370,6 @@ export async function runInteractions(
       const tables = {
         users: merges.map((m) => m.tables!.users),
         products: merges.map((m) => m.tables!.products),
-        pairs: merges.map((m) => m.tables!.pairs),
       };
       const dense = {
         users: denseCounts(users.keys, users.counts),
@@ -380,18 +384,25 @@ export async function runInteractions(
       // Write tasks cover ranges of each split's spilled rows, in input order, one clean part each.
       const writeTasks: InteractionsTask[] = [];
       parts.clean = 0;
+      const chunkRows = options.cleanChunkRows ?? CLEAN_CHUNK_ROWS;
       for (let i = 0; i < splits.length; i++) {
-        for (let from = 0; from < maps[i].valid || from === 0; from += CLEAN_CHUNK_ROWS) {
+        // This split's section of every partition's final pair counts (see MergeResult.pairRows).
+        const t = ids[i];
+        const pairRows = merges.map(({ pairRows: r }) => r.counts.subarray(r.offsets[t], r.offsets[t + 1]));
+        for (let from = 0; from < maps[i].valid || from === 0; from += chunkRows) {
+          const c = from / chunkRows;
           writeTasks.push({
             stage: 'write',
             taskId: ids[i],
             spillPath: spillPathOf(ids[i]),
             from,
-            to: Math.min(maps[i].valid, from + CLEAN_CHUNK_ROWS),
+            to: Math.min(maps[i].valid, from + chunkRows),
             part: parts.clean++,
             duplicates: dups[i],
             partitions: P,
             tables,
+            pairRows,
+            pairCursor: maps[i].pairCursors.subarray(c * P, (c + 1) * P),
             dense,
             cleanDir: options.outputs.has('clean') ? paths.clean : null,
             copyRows: options.loader !== undefined || sharedLoad,

@@ -39,6 +39,8 @@ export interface MapTask {
   partitions: number;
   /** Count (user, product) pairs: needed for the pairs and clean outputs and PostgreSQL only. */
   countPairs: boolean;
+  /** Rows per write task (CLEAN_CHUNK_ROWS): where `pairCursors` cut the split's rows. */
+  chunkRows: number;
   /** Spill the valid rows (`<spillPath>.rows`, for the write stage). */
   spillRows: boolean;
   /** Spill the rejects and valid rows' lines (`<spillPath>.rejects`, for the correct stage). */
@@ -58,6 +60,12 @@ export interface MapResult {
   dedup: DedupBuckets;
   /** Counts of every row that passed rules 1–5 (duplicates included). */
   counts: CountPartials;
+  /**
+   * When pairs are counted: for each chunk c of `chunkRows` valid rows and partition p, how many
+   * of the split's rows before the chunk fall in partition p (entry c·P + p), i.e. where the
+   * chunk's rows start in each partition's pair rows.
+   */
+  pairCursors: Uint32Array;
 }
 
 export interface DedupTask {
@@ -103,7 +111,14 @@ export interface MergeTask {
   stage: 'merge';
   partition: number;
   partials: CountPartials[];
-  /** Keep shared lookup tables for the write stage. */
+  /**
+   * Task ids of the first partials, which are map partials whose raw pair rows need their final
+   * counts back (for the write stage); empty when no clean rows are written.
+   */
+  rowTasks: number[];
+  /** Task ids are below this (sections of MergeResult.pairRows). */
+  taskCount: number;
+  /** Keep shared lookup tables of the user and product counts for the write stage. */
   keepTables: boolean;
   /** Where to write this partition's pairs part, or null. */
   pairsPath: string | null;
@@ -115,7 +130,13 @@ export interface MergeResult {
   users: { keys: Uint32Array; counts: Float64Array };
   products: { keys: Uint32Array; counts: Float64Array };
   days: { keys: Uint32Array; counts: Float64Array };
-  tables: { users: CountTableHandle; products: CountTableHandle; pairs: CountTableHandle } | null;
+  tables: { users: CountTableHandle; products: CountTableHandle } | null;
+  /**
+   * The final pair count of each raw pair row of this partition, section t (offsets[t] …
+   * offsets[t+1]) for map task t, in the order of that task's pair rows (which is row order). A
+   * partitioned shape, so a shard reads only the sections of the tasks it owns.
+   */
+  pairRows: { offsets: Uint32Array; counts: Uint32Array };
 }
 
 export interface WriteTask {
@@ -124,7 +145,14 @@ export interface WriteTask {
   spillPath: string;
   duplicates: Float64Array;
   partitions: number;
-  tables: { users: CountTableHandle[]; products: CountTableHandle[]; pairs: CountTableHandle[] };
+  tables: { users: CountTableHandle[]; products: CountTableHandle[] };
+  /**
+   * Per partition, the final pair counts of this split's rows in that partition, in row order
+   * (duplicates included), from the merge stage.
+   */
+  pairRows: Uint32Array[];
+  /** Per partition, where the rows from `from` on start in `pairRows` (MapResult.pairCursors). */
+  pairCursor: Uint32Array;
   /** User and product counts indexed by id, when the ids are dense enough (see denseCounts). */
   dense: { users: Float64Array | null; products: Float64Array | null };
   /** The range of the split's spilled rows (duplicates included) this task writes. */

@@ -1,6 +1,7 @@
 /**
  * Stage 5, one range of a split's valid rows per task (at most CLEAN_CHUNK_ROWS): those rows less
- * duplicates, joined with their final counts (looked up in the merge stage's shared tables), written
+ * duplicates, joined with their final counts (users and products from the merge stage's shared
+ * tables or dense arrays, pairs from the merge stage's per-row counts), written
  * as one clean Parquet file and, when loading PostgreSQL, as one chunk of binary COPY rows. Memory:
  * the range's rows as columns (~100 bytes a row) and a parquet-wasm heap sized for one such file.
  */
@@ -25,7 +26,6 @@ export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
   const spill = await readRowsSpillRange(`${task.spillPath}.rows`, task.from, task.to);
   const users = task.tables.users.map((h) => CountTable.fromHandle(h));
   const products = task.tables.products.map((h) => CountTable.fromHandle(h));
-  const pairs = task.tables.pairs.map((h) => CountTable.fromHandle(h));
   const dups = task.duplicates;
   const { userWords, productWords, idWords, seconds, pos } = spill;
   const count = spill.count; // the task's range of the split's rows
@@ -40,41 +40,46 @@ export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
   const ps = new Uint32Array(n * 2);
   const secs = new Float64Array(n);
   const action = new Uint16Array(n);
-  const pairKeys = new Uint32Array(n * 4);
+  const pairCount = new Float64Array(n);
   const actionOf = spill.action;
+  // Each row's pair count is the next one of its partition's (see MergeResult.pairRows).
+  const P = task.partitions;
+  const pairRows = task.pairRows;
+  const cursor = task.pairCursor.slice();
+  const pair = new Uint32Array(4);
   let o = 0;
   for (let i = 0; i < count; i++) {
-    if (j < dups.length && pos[i] === dups[j]) {
-      j++;
-      continue;
-    }
     const ulo = userWords[2 * i];
     const uhi = userWords[2 * i + 1];
     const plo = productWords[2 * i];
     const phi = productWords[2 * i + 1];
+    pair[0] = ulo;
+    pair[1] = uhi;
+    pair[2] = plo;
+    pair[3] = phi;
+    const p = murmur3Words(pair, 0, 4) % P;
+    const pc = pairRows[p][cursor[p]++];
+    if (j < dups.length && pos[i] === dups[j]) {
+      j++;
+      continue;
+    }
     ids[2 * o] = idWords[2 * i];
     ids[2 * o + 1] = idWords[2 * i + 1];
     us[2 * o] = ulo;
     us[2 * o + 1] = uhi;
     ps[2 * o] = plo;
     ps[2 * o + 1] = phi;
-    pairKeys[4 * o] = ulo;
-    pairKeys[4 * o + 1] = uhi;
-    pairKeys[4 * o + 2] = plo;
-    pairKeys[4 * o + 3] = phi;
+    pairCount[o] = pc;
     secs[o] = seconds[i];
     action[o] = actionOf[i];
     o++;
   }
-  const pairHash = new Uint32Array(n);
-  for (let i = 0; i < n; i++) pairHash[i] = murmur3Words(pairKeys, 4 * i, 4);
   const userCount = task.dense.users
     ? lookupDense(us, n, task.dense.users)
     : joinCounts(us, 2, hashInt64Keys(us, n), users);
   const productCount = task.dense.products
     ? lookupDense(ps, n, task.dense.products)
     : joinCounts(ps, 2, hashInt64Keys(ps, n), products);
-  const pairCount = joinCounts(pairKeys, 4, pairHash, pairs);
   const parts: string[] = [];
   if (task.cleanDir !== null) {
     const path = joinUrl(task.cleanDir, partName(task.part));
@@ -90,8 +95,19 @@ export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
         product_interaction_count: int64FromNumbers(productCount),
         interaction_count: int64FromNumbers(pairCount),
       },
-      // Dictionaries only where values repeat a lot: see dictionaryColumns.
-      { dictionaryColumns: ['action', 'interaction_count'] },
+      // Dictionaries only where values repeat a lot, delta encoding for the other integers: see
+      // dictionaryColumns and deltaColumns.
+      {
+        dictionaryColumns: ['action', 'interaction_count'],
+        deltaColumns: [
+          'interaction_id',
+          'user_id',
+          'product_id',
+          'timestamp',
+          'user_interaction_count',
+          'product_interaction_count',
+        ],
+      },
     );
     parts.push(path);
   }
@@ -134,8 +150,7 @@ function lookupDense(keys: Uint32Array, n: number, dense: Float64Array): Float64
 /**
  * Looks up the count of each of `n` keys in the partitioned final tables, partition by partition
  * (a partitioned hash join): rows are first grouped by partition with a counting sort, so each
- * table is probed while it is hot in cache instead of at random across all of them, which measured
- * 180 ns a probe for the pair tables of 10M rows.
+ * table is probed while it is hot in cache instead of at random across all of them.
  */
 function joinCounts(
   keys: Uint32Array,
