@@ -25,6 +25,7 @@ import type {
   InteractionsTask,
   MapResult,
   MergeResult,
+  RejectsResult,
   SplitTask,
   WriteResult,
 } from './tasks.js';
@@ -295,33 +296,44 @@ export async function runInteractions(
 
     parts.rejects = options.outputs.has('rejects') ? splits.length : 0;
 
-    // 3. subtract duplicates from the counts, write the rejects parts.
+    // 3. subtract duplicates from the counts.
     options.onPhase?.('counting');
     const rejectsWanted = options.outputs.has('rejects');
-    const corrections = await runTasks<CorrectResult>(
+    const withDups = splits.map((_, i) => i).filter((i) => dups[i].length > 0);
+    const correctionList = await runTasks<CorrectResult>(
       'correct',
-      splits.flatMap((s, i): InteractionsTask[] =>
-        dups[i].length === 0 && !rejectsWanted
-          ? []
-          : [
-              {
-                stage: 'correct',
-                taskId: ids[i],
-                split: s,
-                columns: s.columns,
-                spillPath: spillPathOf(ids[i]),
-                partitions: P,
-                countPairs,
-                duplicates: dups[i],
-                firstLine: firstLine[i],
-                rejectsPath: rejectsWanted ? joinUrl(paths.rejects, partName(i)) : null,
-                sourceName: s.sourceName,
-              },
-            ],
-      ),
+      withDups.map((i): InteractionsTask => ({
+        stage: 'correct',
+        taskId: ids[i],
+        split: splits[i],
+        columns: splits[i].columns,
+        partitions: P,
+        countPairs,
+        duplicates: dups[i],
+        keepRaw: rejectsWanted,
+      })),
     );
+    const corrections = new Map(withDups.map((i, k) => [i, correctionList[k]]));
+
+    // The rejects parts: their tasks run beside the merge and write stages, awaited at the end.
+    const rejectsDone = rejectsWanted
+      ? runTasks<RejectsResult>(
+          'rejects',
+          splits.map((s, i): InteractionsTask => ({
+            stage: 'rejects',
+            taskId: ids[i],
+            spillPath: spillPathOf(ids[i]),
+            duplicates: dups[i],
+            duplicateRaw: corrections.get(i)?.raw ?? null,
+            firstLine: firstLine[i],
+            rejectsPath: joinUrl(paths.rejects, partName(i)),
+            sourceName: s.sourceName,
+          })),
+        )
+      : Promise.resolve([]);
+    rejectsDone.catch(() => {}); // a failure surfaces where it is awaited, below
     const partials = maps.map((m) => m.counts);
-    for (const c of corrections) if (c.counts !== null) partials.push(c.counts);
+    for (const c of correctionList) partials.push(c.counts);
 
     // 4. merge per partition.
     const merges = await runTasks<MergeResult>(
@@ -450,6 +462,7 @@ export async function runInteractions(
       }
     }
 
+    await rejectsDone;
     const rejected: Record<string, number> = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0]));
     let rowsRead = 0;
     let valid = 0;

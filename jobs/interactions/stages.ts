@@ -20,6 +20,8 @@ export async function runInteractionsTask(
       return runDedupStage(task);
     case 'correct':
       return (await import('./correct-stage.js')).runCorrectStage(task);
+    case 'rejects':
+      return (await import('./rejects-stage.js')).runRejectsStage(task);
     case 'merge':
       return (await import('./merge-stage.js')).runMergeStage(task);
     case 'write':

@@ -81,29 +81,51 @@ export interface DedupResult {
   duplicates: Float64Array;
 }
 
-/** Subtracts a split's duplicates from the counts and writes its rejects part. */
+/** Subtracts a split's duplicates from the counts (and keeps their raw text for the rejects). */
 export interface CorrectTask {
   stage: 'correct';
   taskId: number;
   split: SplitTask;
   columns: number[];
-  /** The map stage's spill path (its `.rejects` file is read when writing rejects). */
-  spillPath: string;
   partitions: number;
   countPairs: boolean;
-  /** Positions of this split's duplicate rows, ascending. */
+  /** Positions of this split's duplicate rows, ascending (at least one). */
   duplicates: Float64Array;
-  /** Line number (1-based) of the split's first line. */
-  firstLine: number;
-  /** Path of the rejects part to write, or null when rejects are not an output. */
-  rejectsPath: string | null;
-  sourceName: string;
+  /** Return the duplicates' raw text (rejects are an output). */
+  keepRaw: boolean;
+}
+
+/** Raw texts, text i being bytes[offsets[i], offsets[i+1]) in UTF-8. */
+export interface RawTexts {
+  offsets: Uint32Array;
+  bytes: Uint8Array;
 }
 
 export interface CorrectResult {
   taskId: number;
-  /** Negative counts of the duplicates, or null when the split has none. */
-  counts: CountPartials | null;
+  /** Negative counts of the duplicates. */
+  counts: CountPartials;
+  /** The duplicates' raw records (cut to MAX_RAW_BYTES), in position order, when kept. */
+  raw: RawTexts | null;
+}
+
+/** Writes a split's rejects part: rules 1–5 from the map stage's spill, then the duplicates. */
+export interface RejectsTask {
+  stage: 'rejects';
+  taskId: number;
+  /** The map stage's spill path (its `.rejects` file). */
+  spillPath: string;
+  /** Positions of this split's duplicate rows, ascending, and their raw text. */
+  duplicates: Float64Array;
+  duplicateRaw: RawTexts | null;
+  /** Line number (1-based) of the split's first line. */
+  firstLine: number;
+  rejectsPath: string;
+  sourceName: string;
+}
+
+export interface RejectsResult {
+  taskId: number;
   rejectsWritten: number;
 }
 
@@ -177,11 +199,11 @@ export interface WriteResult {
   parts: string[];
 }
 
-export type InteractionsTask = MapTask | DedupTask | CorrectTask | MergeTask | WriteTask;
+export type InteractionsTask = MapTask | DedupTask | CorrectTask | RejectsTask | MergeTask | WriteTask;
 
 /**
  * The number whose residue picks the shard that runs a task: the split's task id for the per-split
- * stages (map, correct, write: a split's spills stay on the shard that mapped it), the partition
+ * stages (map, correct, rejects, write: a split's spills stay on the shard that mapped it), the partition
  * for the per-partition ones (dedup, merge).
  */
 export function interactionsTaskOwner(task: InteractionsTask): number {
