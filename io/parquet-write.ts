@@ -97,6 +97,13 @@ export interface ParquetEncodeOptions {
    * hyparquet, parquet-wasm) reads it. Default: none.
    */
   deltaColumns?: readonly string[];
+  /**
+   * When set, the only columns with min/max statistics (others none): for columns whose every file
+   * spans the whole range anyway, where statistics prune nothing. On a 131k-row clean part the
+   * `action` strings' statistics measured 4–5 ms and each int64 column's 1–1.5 ms of ~45 ms.
+   * Default: every column.
+   */
+  statisticsColumns?: readonly string[];
 }
 
 /** Encodes columns (all of one length) as Parquet bytes, snappy-compressed, one row group. */
@@ -122,6 +129,11 @@ export function encodeParquet(
     builder = builder.setColumnDictionaryEnabled(column, false);
   for (const column of options.deltaColumns ?? [])
     builder = builder.setColumnEncoding(column, parquet.Encoding.DELTA_BINARY_PACKED);
+  if (options.statisticsColumns !== undefined) {
+    builder = builder.setStatisticsEnabled(parquet.EnabledStatistics.None);
+    for (const column of options.statisticsColumns)
+      builder = builder.setColumnStatisticsEnabled(column, parquet.EnabledStatistics.Chunk);
+  }
   return parquet.writeParquet(wasmTable, builder.build());
 }
 

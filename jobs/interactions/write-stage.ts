@@ -107,6 +107,8 @@ export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
           'user_interaction_count',
           'product_interaction_count',
         ],
+        // Row-group statistics where readers filter (ids, time); every part spans all actions.
+        statisticsColumns: ['interaction_id', 'user_id', 'product_id', 'timestamp'],
       },
     );
     parts.push(path);
