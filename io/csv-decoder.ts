@@ -56,10 +56,19 @@ export interface CsvDecoderOptions {
   maxRecordBytes?: number;
   /** Names the source in errors. */
   source?: string;
+  /**
+   * A caller's fast path, tried at the start of each record before the decoder's own: given the
+   * buffer, the record's first index, the buffer's length, its absolute offset and its line
+   * index, it either consumes a whole record that ends with LF or CRLF inside the buffer (it has
+   * used the record itself: the decoder counts it as a record and a line and emits nothing) and
+   * returns the index after its line terminator, or returns 0 to leave the record to the decoder.
+   */
+  fastRecord?: (buf: Uint8Array, pos: number, n: number, offset: number, line: number) => number;
 }
 
 export class CsvDecoder {
   readonly #onRecord: (record: CsvRecord) => void;
+  readonly #fastRecord: CsvDecoderOptions['fastRecord'];
   readonly #delimiter: number;
   readonly #endOffset: number;
   readonly #maxRecordBytes: number;
@@ -77,9 +86,12 @@ export class CsvDecoder {
   records = 0;
   /** True once a quoted field contained a line break. */
   sawQuotedNewline = false;
+  /** Absolute offset of the first record, or -1 before one. */
+  firstOffset = -1;
 
   constructor(options: CsvDecoderOptions) {
     this.#onRecord = options.onRecord;
+    this.#fastRecord = options.fastRecord;
     this.#delimiter = options.delimiter ?? 44;
     this.#endOffset = options.endOffset ?? Infinity;
     this.#maxRecordBytes = options.maxRecordBytes ?? 64 * 1024 * 1024;
@@ -179,7 +191,7 @@ export class CsvDecoder {
     rec.offset = base + rawStart;
     rec.line = this.#line;
     rec.malformed = malformed;
-    this.records++;
+    if (this.records++ === 0) this.firstOffset = rec.offset;
     this.#onRecord(rec);
   }
 
@@ -249,12 +261,23 @@ export class CsvDecoder {
     const n = buf.length;
     const delim = this.#delimiter;
     const rec = this.#record;
+    const fastRecord = this.#fastRecord;
     rec.buf = buf;
     let pos = 0;
     while (pos < n) {
       if (base + pos >= this.#endOffset) {
         this.#done = true;
         return pos;
+      }
+      if (fastRecord !== undefined) {
+        const next = fastRecord(buf, pos, n, base + pos, this.#line);
+        if (next > 0) {
+          if (this.records++ === 0) this.firstOffset = base + pos;
+          this.#line += 1;
+          this.linesConsumed = this.#line;
+          pos = next;
+          continue;
+        }
       }
       const fast = this.#simpleRecord(buf, pos, n, base);
       if (fast > 0) {

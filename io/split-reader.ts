@@ -11,7 +11,7 @@
 
 import { gunzip } from './gunzip.js';
 import { storageFor } from './storage.js';
-import { CsvDecoder, type CsvRecord } from './csv-decoder.js';
+import { CsvDecoder, type CsvDecoderOptions, type CsvRecord } from './csv-decoder.js';
 
 /** Options of {@link readCsvSplit}. */
 export interface ReadCsvSplitOptions {
@@ -24,6 +24,8 @@ export interface ReadCsvSplitOptions {
   alignedStart: boolean;
   gzip?: boolean;
   onRecord: (record: CsvRecord) => void;
+  /** The caller's fast path for common records: see CsvDecoderOptions.fastRecord. */
+  fastRecord?: CsvDecoderOptions['fastRecord'];
   /** Called with the byte count of each block read (for live progress). */
   onBytes?: (bytes: number) => void;
   /** Hands the decoder at most this many bytes at a time (tests of block boundaries); default: as read. */
@@ -45,15 +47,12 @@ export interface SplitReadResult {
 
 /** Reads a split; resolves when its last record has been decoded. */
 export async function readCsvSplit(options: ReadCsvSplitOptions): Promise<SplitReadResult> {
-  const { path, start, end, onRecord } = options;
-  let firstOffset = -1;
+  const { path, start, end } = options;
   const decoder = new CsvDecoder({
     source: path,
     endOffset: end,
-    onRecord: (record) => {
-      if (firstOffset < 0) firstOffset = record.offset;
-      onRecord(record);
-    },
+    onRecord: options.onRecord,
+    fastRecord: options.fastRecord,
   });
   const storage = await storageFor(path);
   if (options.gzip) {
@@ -68,7 +67,7 @@ export async function readCsvSplit(options: ReadCsvSplitOptions): Promise<SplitR
       offset += raw.length;
     }
     decoder.end();
-    return result(decoder, firstOffset);
+    return result(decoder);
   }
   let position = options.alignedStart ? start : start - 1;
   let aligned = options.alignedStart;
@@ -102,9 +101,9 @@ export async function readCsvSplit(options: ReadCsvSplitOptions): Promise<SplitR
     if (position < to || to === Infinity) break;
     to = Infinity;
   }
-  if (ownsNone) return result(decoder, firstOffset);
+  if (ownsNone) return result(decoder);
   if (!decoder.done) decoder.end();
-  return result(decoder, firstOffset);
+  return result(decoder);
 }
 
 /** Bytes past a split's end read with it: most records that cross the end finish within them. */
@@ -129,11 +128,11 @@ async function* counted(
   }
 }
 
-function result(decoder: CsvDecoder, firstOffset: number): SplitReadResult {
+function result(decoder: CsvDecoder): SplitReadResult {
   return {
     lines: decoder.linesConsumed,
     records: decoder.records,
     sawQuotedNewline: decoder.sawQuotedNewline,
-    firstOffset,
+    firstOffset: decoder.firstOffset,
   };
 }

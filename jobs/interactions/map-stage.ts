@@ -81,6 +81,7 @@ export async function runMapStage(
   const dictBytes: Uint8Array[] = [];
   const dictMap = new Map<string, number>();
   let valid = 0;
+  let fastRows = 0;
   let pendingRows = 0;
 
   const reject = (rec: CsvRecord, reason: number): void => {
@@ -150,21 +151,108 @@ export async function runMapStage(
     }
     const secs = parseTimestamp(buf, starts[cTs], ends[cTs]);
     if (secs !== secs) return reject(rec, BAD_TIMESTAMP);
+    accept(
+      buf,
+      secs,
+      starts[cAction],
+      ends[cAction],
+      (rec.flags[cAction] & FIELD_ESCAPED) !== 0,
+      rec.offset,
+      rec.line,
+    );
+  };
+
+  /** Keeps a row that passed rules 1–5, whose ids are already in place at `2 * valid`. */
+  const accept = (
+    buf: Uint8Array,
+    secs: number,
+    actionStart: number,
+    actionEnd: number,
+    actionEscaped: boolean,
+    offset: number,
+    line: number,
+  ): void => {
+    const at = 2 * valid;
     seconds[valid] = secs;
     if (keepRows) {
-      actions[valid] = actionIndex(
-        buf,
-        starts[cAction],
-        ends[cAction],
-        (rec.flags[cAction] & FIELD_ESCAPED) !== 0,
-      );
+      actions[valid] = actionIndex(buf, actionStart, actionEnd, actionEscaped);
       daysSeen[Math.floor(secs / 86400) + DAY_BIAS] = 1;
     }
-    positions[valid] = posBase + rec.offset;
-    if (keepLines) lines[valid] = rec.line;
+    positions[valid] = posBase + offset;
+    if (keepLines) lines[valid] = line;
     parts[valid] = murmur3Int64(ids[at], ids[at + 1]) % partitions;
     counts.add(users, products, at, secs, 1);
     valid++;
+  };
+
+  // The fast path: a row of exactly `fieldCount` unquoted fields, each required one without
+  // surrounding blanks, ids of 1–15 digits (id and user not 0), a present action and a valid
+  // timestamp, is decoded, checked and kept in one pass over its bytes. Anything else — a quote or
+  // a lone CR anywhere, a blank at a field's edge, a missing or odd value — returns 0, and the
+  // decoder and the rules above take the row, so this path decides only rows that pass them all.
+  const roles = new Uint8Array(fieldCount); // 0 ignored, then ROLE_ID … ROLE_TIMESTAMP
+  columns.forEach((c, k) => (roles[c] = k + 1));
+  const last = fieldCount - 1;
+  const fastRecord = (buf: Uint8Array, pos: number, n: number, offset: number, line: number): number => {
+    if (valid === cap) grow();
+    const at = 2 * valid;
+    let i = pos;
+    let secs = NaN;
+    let actionStart = 0;
+    let actionEnd = 0;
+    for (let k = 0; k <= last; k++) {
+      const role = roles[k];
+      const s = i;
+      if (role !== 0 && role <= ROLE_PRODUCT) {
+        let v = 0;
+        while (i < n) {
+          const d = buf[i] - 0x30;
+          if (d < 0 || d > 9) break;
+          v = v * 10 + d;
+          i++;
+        }
+        if (i === s || i - s > 15) return 0; // empty, or maybe ≥ 2^53: the exact path decides
+        const out = role === ROLE_ID ? ids : role === ROLE_USER ? users : products;
+        out[at] = v >>> 0;
+        out[at + 1] = Math.floor(v / TWO_32);
+        if (v === 0 && role !== ROLE_PRODUCT) return 0; // zero_id
+      } else {
+        while (i < n) {
+          const c = buf[i];
+          if (c === DELIM || c === LF || c === CR || c === QUOTE) break;
+          i++;
+        }
+        if (role !== 0) {
+          if (i === s) return 0;
+          const first = buf[s];
+          const end = buf[i - 1];
+          if (first === SPACE || first === TAB || end === SPACE || end === TAB) return 0;
+          if (role === ROLE_TIMESTAMP) {
+            secs = parseTimestamp(buf, s, i);
+            if (secs !== secs) return 0;
+          } else {
+            if (isMissing(buf, s, i)) return 0;
+            actionStart = s;
+            actionEnd = i;
+          }
+        }
+      }
+      if (i >= n) return 0;
+      const c = buf[i];
+      if (k < last) {
+        if (c !== DELIM) return 0;
+        i++;
+      } else if (c === LF) i++;
+      else if (c === CR && i + 1 < n && buf[i + 1] === LF) i += 2;
+      else return 0;
+    }
+    if (++pendingRows === 8192) {
+      onProgress?.(0, pendingRows);
+      pendingRows = 0;
+    }
+    accept(buf, secs, actionStart, actionEnd, false, offset, line);
+    fastRows++;
+    return i;
   };
 
   const read = await readCsvSplit({
@@ -174,6 +262,7 @@ export async function runMapStage(
     alignedStart: split.aligned,
     gzip: split.gzip,
     onRecord,
+    fastRecord: task.fastRecords === false ? undefined : fastRecord,
     onBytes: (bytes) => onProgress?.(bytes, 0),
   });
   if (pendingRows > 0) onProgress?.(0, pendingRows);
@@ -231,6 +320,7 @@ export async function runMapStage(
     lines: read.lines,
     records: read.records,
     valid,
+    fastRows,
     rejected,
     multiline: read.sawQuotedNewline,
     months: task.spillRows ? monthsOfDays(daysSeen) : [],
@@ -244,6 +334,18 @@ export async function runMapStage(
 }
 
 const DAY_SPAN = 3652059; // days from 0001-01-01 to 9999-12-31 inclusive
+const TWO_32 = 4294967296;
+const DELIM = 0x2c;
+const LF = 10;
+const CR = 13;
+const QUOTE = 0x22;
+const SPACE = 0x20;
+const TAB = 9;
+// Roles of a row's fields in the fast path (1 + the index in INTERACTION_COLUMNS).
+const ROLE_ID = 1;
+const ROLE_USER = 2;
+const ROLE_PRODUCT = 3;
+const ROLE_TIMESTAMP = 5;
 
 const NO_PAIRS = Object.freeze({
   width: 4,

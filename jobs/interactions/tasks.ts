@@ -43,9 +43,11 @@ export interface MapTask {
   chunkRows: number;
   /** Spill the valid rows (`<spillPath>.rows`, for the write stage). */
   spillRows: boolean;
-  /** Spill the rejects and valid rows' lines (`<spillPath>.rejects`, for the correct stage). */
+  /** Spill the rejects and valid rows' lines (`<spillPath>.rejects`, for the rejects stage). */
   spillRejects: boolean;
   spillPath: string;
+  /** Decode common rows with the map stage's fast path; default true (tests compare both paths). */
+  fastRecords?: boolean;
 }
 
 export interface MapResult {
@@ -53,6 +55,8 @@ export interface MapResult {
   lines: number;
   records: number;
   valid: number;
+  /** Of the valid rows, those the fast path decided (the rest went through the decoder). */
+  fastRows: number;
   rejected: number[];
   multiline: boolean;
   /** Months present (year · 12 + month − 1); only collected when the rows are spilled. */
