@@ -267,7 +267,9 @@ export async function runMapStage(
   });
   if (pendingRows > 0) onProgress?.(0, pendingRows);
 
+  const pairs = task.countPairs ? pairRows(users, products, valid, partitions, task.chunkRows) : null;
   if (task.spillRows) {
+    if (pairs === null) throw new Error('a rows spill needs the pair counts (countPairs)');
     await writeRowsSpill(`${task.spillPath}.rows`, {
       count: valid,
       idWords: ids.subarray(0, 2 * valid),
@@ -277,6 +279,7 @@ export async function runMapStage(
       action: actions.subarray(0, valid),
       dictionary,
       pos: positions.subarray(0, valid),
+      pairPart: pairs.rowParts,
     });
   }
   if (task.spillRejects) {
@@ -312,8 +315,6 @@ export async function runMapStage(
     keyWords[2 * slot + 1] = idView[2 * i + 1];
     keyPos[slot] = posView[i];
   }
-
-  const pairs = task.countPairs ? pairRows(users, products, valid, partitions, task.chunkRows) : null;
 
   return {
     taskId: task.taskId,
@@ -357,9 +358,9 @@ const NO_PAIRS = Object.freeze({
 
 /**
  * Every valid row's (user_id, product_id) key with its hash, grouped by partition (in row order
- * within each), and where each chunk of `chunkRows` rows starts in every partition's rows: the
- * merge stage returns each row's final pair count in that same order, and a write task reads its
- * chunk's counts from these cursors on (see MapResult.pairCursors).
+ * within each); each row's partition; and where each chunk of `chunkRows` rows starts in every
+ * partition's rows. The merge stage returns each row's final pair count in that same order, and a
+ * write task reads its chunk's counts from these cursors on (see MapResult.pairCursors).
  */
 function pairRows(
   users: Uint32Array,
@@ -367,9 +368,10 @@ function pairRows(
   rows: number,
   partitions: number,
   chunkRows: number,
-): { partial: PartitionedCounts; cursors: Uint32Array } {
+): { partial: PartitionedCounts; cursors: Uint32Array; rowParts: Uint16Array } {
   const keys = new Uint32Array(rows * 4);
   const hashes = new Uint32Array(rows);
+  const rowParts = new Uint16Array(rows); // partitions ≤ 65535
   const cursors = new Uint32Array(Math.ceil(rows / chunkRows) * partitions);
   const seen = new Uint32Array(partitions);
   for (let i = 0; i < rows; i++) {
@@ -380,9 +382,11 @@ function pairRows(
     keys[4 * i + 3] = products[2 * i + 1];
     const h = murmur3Words(keys, 4 * i, 4);
     hashes[i] = h;
-    seen[h % partitions]++;
+    const p = h % partitions;
+    rowParts[i] = p;
+    seen[p]++;
   }
-  return { partial: partitionRawKeys(keys, hashes, 4, partitions), cursors };
+  return { partial: partitionRawKeys(keys, hashes, 4, partitions), cursors, rowParts };
 }
 
 function resized<T extends Uint32Array | Uint16Array | Int32Array | Float64Array>(a: T, length: number): T {

@@ -398,11 +398,27 @@ export async function runInteractions(
       parts.clean = 0;
       const chunkRows = options.cleanChunkRows ?? CLEAN_CHUNK_ROWS;
       for (let i = 0; i < splits.length; i++) {
-        // This split's section of every partition's final pair counts (see MergeResult.pairRows).
+        // This split's final pair counts: its section of every partition's (MergeResult.pairRows)
+        // end to end; only a split this shard writes needs them.
         const t = ids[i];
-        const pairRows = merges.map(({ pairRows: r }) => r.counts.subarray(r.offsets[t], r.offsets[t + 1]));
+        const pairStarts = new Uint32Array(P);
+        let pairCounts: Uint32Array = new Uint32Array(0);
+        if (owns(t)) {
+          let n = 0;
+          for (let p = 0; p < P; p++) {
+            pairStarts[p] = n;
+            n += merges[p].pairRows.offsets[t + 1] - merges[p].pairRows.offsets[t];
+          }
+          pairCounts = new Uint32Array(new SharedArrayBuffer(n * 4));
+          for (let p = 0; p < P; p++) {
+            const r = merges[p].pairRows;
+            pairCounts.set(r.counts.subarray(r.offsets[t], r.offsets[t + 1]), pairStarts[p]);
+          }
+        }
         for (let from = 0; from < maps[i].valid || from === 0; from += chunkRows) {
           const c = from / chunkRows;
+          const pairCursor = maps[i].pairCursors.slice(c * P, (c + 1) * P);
+          for (let p = 0; p < P; p++) pairCursor[p] += pairStarts[p];
           writeTasks.push({
             stage: 'write',
             taskId: ids[i],
@@ -413,8 +429,8 @@ export async function runInteractions(
             duplicates: dups[i],
             partitions: P,
             tables,
-            pairRows,
-            pairCursor: maps[i].pairCursors.subarray(c * P, (c + 1) * P),
+            pairCounts,
+            pairCursor,
             dense,
             cleanDir: options.outputs.has('clean') ? paths.clean : null,
             copyRows: options.loader !== undefined || sharedLoad,
@@ -422,6 +438,8 @@ export async function runInteractions(
           });
         }
       }
+      // The write tasks hold their splits' pair counts now: let the merge stage's copies go.
+      for (const m of merges) m.pairRows = { offsets: new Uint32Array(0), counts: new Uint32Array(0) };
       if (options.loader) {
         // A sliding window: at most `window` tasks' rows exist (in a worker or waiting here) while
         // PostgreSQL catches up; the next task starts as soon as the oldest one is handed over.

@@ -1,6 +1,6 @@
 /**
  * The per-split spills of the interactions job, two column files beside each other: the valid
- * rows (for the write stage; about 43 bytes a row) and the rejects with every valid row's position
+ * rows (for the write stage; about 44 bytes a row) and the rejects with every valid row's position
  * and line (for the correct stage). Each stage reads only the file it needs.
  */
 
@@ -33,6 +33,8 @@ export interface RowsSpill {
   action: Uint16Array;
   dictionary: string[];
   pos: Float64Array;
+  /** The partition of each row's (user_id, product_id) pair. */
+  pairPart: Uint16Array;
 }
 
 /** Rejects of one split, and the position and split-relative line of every valid row. */

@@ -173,11 +173,11 @@ export interface WriteTask {
   partitions: number;
   tables: { users: CountTableHandle[]; products: CountTableHandle[] };
   /**
-   * Per partition, the final pair counts of this split's rows in that partition, in row order
-   * (duplicates included), from the merge stage.
+   * The final pair counts of this split's rows (duplicates included) from the merge stage,
+   * partition after partition, each partition's in row order.
    */
-  pairRows: Uint32Array[];
-  /** Per partition, where the rows from `from` on start in `pairRows` (MapResult.pairCursors). */
+  pairCounts: Uint32Array;
+  /** Per partition, where its rows from `from` on start in `pairCounts`. */
   pairCursor: Uint32Array;
   /** User and product counts indexed by id, when the ids are dense enough (see denseCounts). */
   dense: { users: Float64Array | null; products: Float64Array | null };

@@ -8,7 +8,7 @@
 
 import { readRowsSpillRange } from './spill.js';
 import { CountTable } from '../../workers/count-table.js';
-import { murmur3Int64, murmur3Words } from '../../partitioners/murmur3.js';
+import { murmur3Int64 } from '../../partitioners/murmur3.js';
 import {
   dictionaryStrings,
   int64FromNumbers,
@@ -27,7 +27,7 @@ export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
   const users = task.tables.users.map((h) => CountTable.fromHandle(h));
   const products = task.tables.products.map((h) => CountTable.fromHandle(h));
   const dups = task.duplicates;
-  const { userWords, productWords, idWords, seconds, pos } = spill;
+  const { userWords, productWords, idWords, seconds, pos, pairPart } = spill;
   const count = spill.count; // the task's range of the split's rows
   // The split's duplicates that fall in this range: both lists are in position order.
   let j = 0;
@@ -42,33 +42,22 @@ export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
   const action = new Uint16Array(n);
   const pairCount = new Float64Array(n);
   const actionOf = spill.action;
-  // Each row's pair count is the next one of its partition's (see MergeResult.pairRows).
-  const P = task.partitions;
-  const pairRows = task.pairRows;
+  // Each row's pair count is the next one of its partition's (see WriteTask.pairCounts).
+  const pairCounts = task.pairCounts;
   const cursor = task.pairCursor.slice();
-  const pair = new Uint32Array(4);
   let o = 0;
   for (let i = 0; i < count; i++) {
-    const ulo = userWords[2 * i];
-    const uhi = userWords[2 * i + 1];
-    const plo = productWords[2 * i];
-    const phi = productWords[2 * i + 1];
-    pair[0] = ulo;
-    pair[1] = uhi;
-    pair[2] = plo;
-    pair[3] = phi;
-    const p = murmur3Words(pair, 0, 4) % P;
-    const pc = pairRows[p][cursor[p]++];
+    const pc = pairCounts[cursor[pairPart[i]]++];
     if (j < dups.length && pos[i] === dups[j]) {
       j++;
       continue;
     }
     ids[2 * o] = idWords[2 * i];
     ids[2 * o + 1] = idWords[2 * i + 1];
-    us[2 * o] = ulo;
-    us[2 * o + 1] = uhi;
-    ps[2 * o] = plo;
-    ps[2 * o + 1] = phi;
+    us[2 * o] = userWords[2 * i];
+    us[2 * o + 1] = userWords[2 * i + 1];
+    ps[2 * o] = productWords[2 * i];
+    ps[2 * o + 1] = productWords[2 * i + 1];
     pairCount[o] = pc;
     secs[o] = seconds[i];
     action[o] = actionOf[i];
