@@ -4,7 +4,13 @@ import type { Aggregate } from '../workers/aggregates/aggregate.js';
 import { count, max, mean, min, sum } from '../workers/aggregates/numeric.js';
 import { countDistinct, firstByPosition } from '../workers/aggregates/distinct.js';
 import { CountTable, type CountEntries } from '../workers/count-table.js';
-import { mergePartition, partitionCounts, partitionRawKeys } from '../workers/partitioned-counts.js';
+import {
+  mergePartition,
+  mergePartitionSorted,
+  partitionCounts,
+  partitionRawKeys,
+} from '../workers/partitioned-counts.js';
+import { sortedOrder } from '../workers/sort-keys.js';
 import { murmur3Words } from '../partitioners/murmur3.js';
 
 /** Deterministic generator (mulberry32): a failing seed reproduces. */
@@ -384,4 +390,50 @@ test('partitionRawKeys: raw rows merged with combined partials and negative corr
     }
   }
   assert.deepEqual(got, expected);
+});
+
+test('mergePartitionSorted: the same merged counts as a table, in key order, and every entry its total', () => {
+  const P = 3;
+  const rng = random(23);
+  // Raw pair rows (some with high words and over 2^31), combined entries, and corrections that
+  // cancel some keys to 0; enough rows per partition for the radix path and few for the comparator.
+  for (const rowsCount of [300, 30_000]) {
+    const word = () => (rng.int(0, 9) === 0 ? 0x80000000 + rng.int(0, 5) : rng.int(0, 200));
+    const rows = Array.from(
+      { length: rowsCount },
+      () => new Uint32Array([word(), rng.int(0, 9) === 0 ? 1 : 0, rng.int(0, 30), 0]),
+    );
+    const rawKeys = new Uint32Array(rows.length * 4);
+    const rawHashes = new Uint32Array(rows.length);
+    rows.forEach((w, i) => {
+      rawKeys.set(w, 4 * i);
+      rawHashes[i] = murmur3Words(w, 0, 4);
+    });
+    const corrections = new CountTable(4, 16);
+    for (const w of rows.slice(0, rowsCount / 10)) corrections.add(w, 0, murmur3Words(w, 0, 4), -1);
+    const partials = [partitionRawKeys(rawKeys, rawHashes, 4, P), partitionCounts(corrections, P)];
+    for (let p = 0; p < P; p++) {
+      const table = new CountTable(4, 16);
+      mergePartition(table, partials, p);
+      const e = table.entries();
+      const order = sortedOrder(e.keys, 4, e.counts.length);
+      const sorted = mergePartitionSorted(partials, p, 4);
+      assert.deepEqual(
+        Array.from(sorted.keys),
+        Array.from(order).flatMap((i) => Array.from(e.keys.subarray(4 * i, 4 * i + 4))),
+        `rows ${rowsCount}, partition ${p}: keys`,
+      );
+      assert.deepEqual(
+        Array.from(sorted.counts),
+        Array.from(order, (i) => e.counts[i]),
+      );
+      // Entries: partial after partial, each its key's total (0 where the key cancelled out).
+      const totals: number[] = [];
+      for (const part of partials)
+        for (let k = part.offsets[p]; k < part.offsets[p + 1]; k++)
+          totals.push(table.get(part.keys, 4 * k, part.hashes[k]));
+      assert.deepEqual(Array.from(sorted.entryTotals), totals, `rows ${rowsCount}, partition ${p}: totals`);
+      assert.ok(totals.includes(0) || rowsCount < 1000, 'some key cancels out');
+    }
+  }
 });

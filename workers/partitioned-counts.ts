@@ -5,6 +5,7 @@
  */
 
 import type { CountEntries, CountTable } from './count-table.js';
+import { sortKeys } from './sort-keys.js';
 
 export interface PartitionedCounts {
   width: number;
@@ -82,4 +83,71 @@ export function mergePartition(table: CountTable, partials: readonly Partitioned
     if (counts === null) for (let i = part.offsets[p]; i < end; i++) table.add(keys, i * width, hashes[i], 1);
     else for (let i = part.offsets[p]; i < end; i++) table.add(keys, i * width, hashes[i], counts[i]);
   }
+}
+
+/** What {@link mergePartitionSorted} gives. */
+export interface SortedMerge {
+  /** The distinct keys whose summed count is not 0, ascending (as sortedOrder orders them). */
+  keys: Uint32Array;
+  counts: Float64Array;
+  /**
+   * The summed count of every input entry's key, entries taken partial after partial in
+   * partition p's order (0 for a key whose counts cancel out).
+   */
+  entryTotals: Float64Array;
+}
+
+/**
+ * Merges partition `p` of every partial by sorting rather than hashing: every entry (a raw row
+ * counts 1) is sorted by key (LSD radix, see sortedOrder) and runs of equal keys are summed. Gives
+ * the merged entries already in key order and each input entry's total, for raw keys that
+ * repeat little, where a hash table costs a cache miss or more per entry and then a sort.
+ */
+export function mergePartitionSorted(
+  partials: readonly PartitionedCounts[],
+  p: number,
+  width: number,
+): SortedMerge {
+  let n = 0;
+  for (const part of partials) if (part.offsets.length > p + 1) n += part.offsets[p + 1] - part.offsets[p];
+  const keys = new Uint32Array(n * width);
+  const deltas = new Float64Array(n);
+  let o = 0;
+  for (const part of partials) {
+    if (part.offsets.length <= p + 1) continue;
+    if (part.width !== width) throw new RangeError(`entries of width ${part.width} among width ${width}`);
+    const from = part.offsets[p];
+    const to = part.offsets[p + 1];
+    keys.set(part.keys.subarray(from * width, to * width), o * width);
+    if (part.counts === null) deltas.fill(1, o, o + to - from);
+    else deltas.set(part.counts.subarray(from, to), o);
+    o += to - from;
+  }
+  const { order, words } = sortKeys(keys, width, n);
+  // Runs of equal keys (equal in the words that differ at all): each entry's run, each run's sum.
+  const runOf = new Uint32Array(n);
+  const sums = new Float64Array(n);
+  const firstOfRun = new Uint32Array(n);
+  let runs = 0;
+  for (let r = 0; r < n; r++) {
+    const i = order[r];
+    let same = r > 0;
+    for (let w = 0; same && w < words.length; w++) same = words[w][r] === words[w][r - 1];
+    if (!same) firstOfRun[runs++] = i;
+    runOf[i] = runs - 1;
+    sums[runs - 1] += deltas[i];
+  }
+  let kept = 0;
+  for (let r = 0; r < runs; r++) if (sums[r] !== 0) kept++;
+  const outKeys = new Uint32Array(kept * width);
+  const outCounts = new Float64Array(kept);
+  for (let r = 0, j = 0; r < runs; r++) {
+    if (sums[r] === 0) continue;
+    const from = firstOfRun[r] * width;
+    for (let k = 0; k < width; k++) outKeys[j * width + k] = keys[from + k];
+    outCounts[j++] = sums[r];
+  }
+  const entryTotals = new Float64Array(n);
+  for (let i = 0; i < n; i++) entryTotals[i] = sums[runOf[i]];
+  return { keys: outKeys, counts: outCounts, entryTotals };
 }

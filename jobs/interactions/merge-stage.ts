@@ -1,31 +1,35 @@
 /**
  * Stage 4, one reduce partition per task: merge every split's partial counts of this partition
- * (the count monoid), write the partition's pairs part sorted by (user_id, product_id), and keep
- * the final user / product / pair tables in shared memory for the write stage's lookups.
+ * (the count monoid: user, product and day tables; pairs by sorting), write the partition's pairs
+ * part sorted by (user_id, product_id), keep the final user and product tables in shared memory
+ * for the write stage's lookups, and return each raw pair row's final count.
  */
 
-import { CountTable, type CountEntries } from '../../workers/count-table.js';
-import { mergePartition } from '../../workers/partitioned-counts.js';
-import { sortedOrder } from '../../workers/sort-keys.js';
+import { CountTable } from '../../workers/count-table.js';
+import { mergePartition, mergePartitionSorted } from '../../workers/partitioned-counts.js';
 import type { MergeResult, MergeTask } from './tasks.js';
 
 export async function runMergeStage(task: MergeTask): Promise<MergeResult> {
   const p = task.partition;
-  const merged = (kind: 'users' | 'products' | 'pairs' | 'days', width: number): CountTable => {
+  const merged = (kind: 'users' | 'products' | 'days', width: number): CountTable => {
     const partials = task.partials.map((t) => t[kind]);
     let n = 0;
     for (const part of partials) n += part.offsets[p + 1] - part.offsets[p];
-    // A quarter of the entries: raw pair rows repeat ~4× (the table grows when that is too small).
     const table = new CountTable(width, Math.max(16, n >> 2));
     mergePartition(table, partials, p);
     return table;
   };
   const users = merged('users', 2);
   const products = merged('products', 2);
-  const pairs = merged('pairs', 4);
   const days = merged('days', 1);
-  const pairRows = finalPairRows(pairs, task);
-  if (task.pairsPath !== null) await writePairs(task.pairsPath, pairs.entries());
+  // Pairs barely repeat: sorting the raw rows merges them and orders the pairs part at once.
+  const pairs = mergePartitionSorted(
+    task.partials.map((t) => t.pairs),
+    p,
+    4,
+  );
+  const pairRows = finalPairRows(pairs.entryTotals, task);
+  if (task.pairsPath !== null) await writePairs(task.pairsPath, pairs.keys, pairs.counts);
   const compact = (t: CountTable) => {
     const e = t.entries();
     return { keys: e.keys, counts: e.counts };
@@ -37,7 +41,7 @@ export async function runMergeStage(task: MergeTask): Promise<MergeResult> {
     days: compact(days),
     tables: task.keepTables
       ? // Sized from the partials, the working tables are mostly empty; the write stage's lookups
-        // read compact shared copies (pairs of 10M rows: about half the memory).
+        // read compact shared copies.
         {
           users: users.compacted(true).handle(),
           products: products.compacted(true).handle(),
@@ -48,11 +52,11 @@ export async function runMergeStage(task: MergeTask): Promise<MergeResult> {
 }
 
 /**
- * The final count of every raw pair row of the map partials (task.rowTasks), looked up while this
- * partition's table is hot in cache. The write stage then reads each row's count in row order
- * instead of probing all partitions' tables at random (which measured ~300 ns a row at 10M rows).
+ * The final pair count of every raw pair row of the map partials (task.rowTasks, the first
+ * partials), per map task in its rows' order: the write stage reads each row's count in row order
+ * instead of probing every partition's table at random (~300 ns a row at 10M rows).
  */
-function finalPairRows(pairs: CountTable, task: MergeTask): MergeResult['pairRows'] {
+function finalPairRows(entryTotals: Float64Array, task: MergeTask): MergeResult['pairRows'] {
   const p = task.partition;
   const offsets = new Uint32Array(new SharedArrayBuffer((task.taskCount + 1) * 4));
   let n = 0;
@@ -63,34 +67,30 @@ function finalPairRows(pairs: CountTable, task: MergeTask): MergeResult['pairRow
   });
   for (let t = 0; t < task.taskCount; t++) offsets[t + 1] += offsets[t];
   const counts = new Uint32Array(new SharedArrayBuffer(n * 4));
-  task.rowTasks.forEach((t, i) => {
-    const { keys, hashes, offsets: from } = task.partials[i].pairs;
-    let o = offsets[t];
-    for (let k = from[p]; k < from[p + 1]; k++) {
+  // The map partials' entries come first in entryTotals, in task.rowTasks order.
+  let e = 0;
+  for (const t of task.rowTasks) {
+    for (let o = offsets[t]; o < offsets[t + 1]; o++) {
       // 0 for a duplicate row whose pair has no valid row left: the write stage skips it.
-      const c = pairs.get(keys, 4 * k, hashes[k]);
+      const c = entryTotals[e++];
       if (c > 0xffffffff) throw new RangeError(`a pair count of ${c} is beyond 2^32 − 1`);
-      counts[o++] = c;
+      counts[o] = c;
     }
-  });
+  }
   return { offsets, counts };
 }
 
-async function writePairs(path: string, e: CountEntries): Promise<void> {
+async function writePairs(path: string, keys: Uint32Array, counts: Float64Array): Promise<void> {
   // Loaded here, not at the top: a counts-only run never needs arrow and parquet-wasm in a worker.
   const { int64FromNumbers, int64FromWords, writeParquetFile } = await import('../../io/parquet-write.js');
-  const n = e.counts.length;
-  const order = sortedOrder(e.keys, 4, n);
+  const n = counts.length;
   const userWords = new Uint32Array(n * 2);
   const productWords = new Uint32Array(n * 2);
-  const counts = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const s = order[i];
-    userWords[2 * i] = e.keys[4 * s];
-    userWords[2 * i + 1] = e.keys[4 * s + 1];
-    productWords[2 * i] = e.keys[4 * s + 2];
-    productWords[2 * i + 1] = e.keys[4 * s + 3];
-    counts[i] = e.counts[s];
+    userWords[2 * i] = keys[4 * i];
+    userWords[2 * i + 1] = keys[4 * i + 1];
+    productWords[2 * i] = keys[4 * i + 2];
+    productWords[2 * i + 1] = keys[4 * i + 3];
   }
   await writeParquetFile(
     path,

@@ -10,42 +10,44 @@ import type { RejectsResult, RejectsTask } from './tasks.js';
 
 export async function runRejectsStage(task: RejectsTask): Promise<RejectsResult> {
   // Loaded here, not at the top: a counts-only run never needs arrow and parquet-wasm in a worker.
-  const { int64FromNumbers, strings, writeParquetFile } = await import('../../io/parquet-write.js');
+  const { int64FromNumbers, Utf8Column, writeParquetFile } = await import('../../io/parquet-write.js');
   const spill = await readRejectsSpill(`${task.spillPath}.rejects`);
   const r = spill.rejects;
   const dups = task.duplicates;
   const total = r.count + dups.length;
-  const lines = new Float64Array(total);
-  const reasons: string[] = new Array(total);
-  const raws: string[] = new Array(total);
-  const rawBuf = Buffer.from(r.raw.buffer, r.raw.byteOffset, r.raw.byteLength);
   const dupRaw = task.duplicateRaw ?? { offsets: new Uint32Array(1), bytes: new Uint8Array(0) };
   if (dupRaw.offsets.length !== dups.length + 1)
     throw new Error(
       `rejects of ${task.rejectsPath}: ${dups.length} duplicates but ${dupRaw.offsets.length - 1} raw texts`,
     );
-  const dupBuf = Buffer.from(dupRaw.bytes.buffer, dupRaw.bytes.byteOffset, dupRaw.bytes.byteLength);
+  const lines = new Float64Array(total);
+  const source = new Utf8Column(total, total * Buffer.byteLength(task.sourceName));
+  const sourceBytes = Buffer.from(task.sourceName, 'utf8');
+  const reasons = new Utf8Column(total);
+  const reasonBytes = REJECT_REASONS.map((name) => Buffer.from(name, 'utf8'));
+  const raws = new Utf8Column(total, r.raw.length + dupRaw.bytes.length);
   // Merge the two position-ordered lists.
   let a = 0;
   let b = 0;
   for (let k = 0; k < total; k++) {
+    source.push(sourceBytes);
     if (b >= dups.length || (a < r.count && r.pos[a] < dups[b])) {
       lines[k] = task.firstLine + r.line[a];
-      reasons[k] = REJECT_REASONS[r.reason[a]];
-      raws[k] = rawBuf.toString('utf8', r.rawOffsets[a], r.rawOffsets[a + 1]);
+      reasons.push(reasonBytes[r.reason[a]]);
+      raws.push(r.raw, r.rawOffsets[a], r.rawOffsets[a + 1]);
       a++;
     } else {
       lines[k] = task.firstLine + spill.line[indexOf(spill.pos, dups[b])];
-      reasons[k] = REJECT_REASONS[DUPLICATE_ID];
-      raws[k] = dupBuf.toString('utf8', dupRaw.offsets[b], dupRaw.offsets[b + 1]);
+      reasons.push(reasonBytes[DUPLICATE_ID]);
+      raws.push(dupRaw.bytes, dupRaw.offsets[b], dupRaw.offsets[b + 1]);
       b++;
     }
   }
   await writeParquetFile(task.rejectsPath, {
-    source: strings(new Array<string>(total).fill(task.sourceName)),
+    source: source.vector(),
     line: int64FromNumbers(lines),
-    reason: strings(reasons),
-    raw: strings(raws),
+    reason: reasons.vector(),
+    raw: raws.vector(),
   });
   return { taskId: task.taskId, rejectsWritten: total };
 }
