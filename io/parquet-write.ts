@@ -8,26 +8,15 @@ import * as arrow from 'apache-arrow';
 import * as parquet from 'parquet-wasm';
 import { isUtf8 } from 'node:buffer';
 import { writeObject } from './storage.js';
+import { wordsFromNumbers } from './parquet-columns.js';
 
-const TWO_32 = 4294967296;
+export { wordsFromNumbers };
 
 /** An Int64 vector over (lo, hi) word pairs; no copy when the words are 8-byte aligned. */
 export function int64FromWords(words: Uint32Array): arrow.Vector<arrow.Int64> {
   const aligned = words.byteOffset % 8 === 0 ? words : words.slice();
   const data = new BigInt64Array(aligned.buffer, aligned.byteOffset, aligned.length / 2);
   return arrow.makeVector(data);
-}
-
-/** Writes integer-valued float64s (|v| < 2^53) as int64 (lo, hi) words. */
-export function wordsFromNumbers(values: ArrayLike<number>): Uint32Array {
-  const words = new Uint32Array(values.length * 2);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    const hi = Math.floor(v / TWO_32);
-    words[2 * i] = v - hi * TWO_32;
-    words[2 * i + 1] = hi;
-  }
-  return words;
 }
 
 /** An Int64 vector of integer-valued float64s. */

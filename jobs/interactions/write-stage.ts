@@ -9,13 +9,7 @@
 import { readRowsSpillRange } from './spill.js';
 import { CountTable } from '../../workers/count-table.js';
 import { murmur3Int64 } from '../../partitioners/murmur3.js';
-import {
-  dictionaryStrings,
-  int64FromNumbers,
-  int64FromWords,
-  timestampFromSeconds,
-  writeParquetFile,
-} from '../../io/parquet-write.js';
+import { wordsFromNumbers, writeParquetColumns } from '../../io/parquet-columns.js';
 import { PgBinaryRowWriter } from '../../io/pg-binary-copy.js';
 import type { WriteResult, WriteTask } from './tasks.js';
 import { writeFile } from 'node:fs/promises';
@@ -72,34 +66,19 @@ export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
   const parts: string[] = [];
   if (task.cleanDir !== null) {
     const path = joinUrl(task.cleanDir, partName(task.part));
-    await writeParquetFile(
-      path,
-      {
-        interaction_id: int64FromWords(ids),
-        user_id: int64FromWords(us),
-        product_id: int64FromWords(ps),
-        action: dictionaryStrings(action, spill.dictionary),
-        timestamp: timestampFromSeconds(secs),
-        user_interaction_count: int64FromNumbers(userCount),
-        product_interaction_count: int64FromNumbers(productCount),
-        interaction_count: int64FromNumbers(pairCount),
-      },
-      // Dictionaries only where values repeat a lot, delta encoding for the other integers: see
-      // dictionaryColumns and deltaColumns.
-      {
-        dictionaryColumns: ['action', 'interaction_count'],
-        deltaColumns: [
-          'interaction_id',
-          'user_id',
-          'product_id',
-          'timestamp',
-          'user_interaction_count',
-          'product_interaction_count',
-        ],
-        // Row-group statistics where readers filter (ids, time); every part spans all actions.
-        statisticsColumns: ['interaction_id', 'user_id', 'product_id', 'timestamp'],
-      },
-    );
+    const micros = new Float64Array(n);
+    for (let i = 0; i < n; i++) micros[i] = secs[i] * 1e6;
+    // Our own Parquet writer (io/parquet-columns.ts): statistics where readers filter (ids, time).
+    await writeParquetColumns(path, n, [
+      { name: 'interaction_id', kind: 'int64', words: ids, statistics: true },
+      { name: 'user_id', kind: 'int64', words: us, statistics: true },
+      { name: 'product_id', kind: 'int64', words: ps, statistics: true },
+      { name: 'action', kind: 'dictionary-string', indices: action, dictionary: spill.dictionary },
+      { name: 'timestamp', kind: 'timestamp', words: wordsFromNumbers(micros), statistics: true },
+      { name: 'user_interaction_count', kind: 'count', values: userCount },
+      { name: 'product_interaction_count', kind: 'count', values: productCount },
+      { name: 'interaction_count', kind: 'count', values: pairCount },
+    ]);
     parts.push(path);
   }
   let copy: Uint8Array[] | null = null;
