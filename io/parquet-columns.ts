@@ -11,6 +11,7 @@
  * other Parquet output.
  */
 
+import { isUtf8 } from 'node:buffer';
 import { writeObject } from './storage.js';
 
 const TWO_32 = 4294967296;
@@ -38,6 +39,20 @@ export type ParquetColumn =
       /** Index of each row's value in `dictionary`. */
       indices: Uint16Array;
       dictionary: readonly string[];
+    }
+  | {
+      name: string;
+      kind: 'string';
+      /** Value i is the UTF-8 `bytes[offsets[i], offsets[i+1])` (see Utf8Bytes). */
+      offsets: Int32Array;
+      bytes: Uint8Array;
+    }
+  | {
+      name: string;
+      /** Days since 1970-01-01. */
+      kind: 'date';
+      days: Int32Array;
+      statistics?: boolean;
     };
 
 /** Encodes `rows` rows of `columns` as one Parquet file (one row group). */
@@ -74,6 +89,7 @@ export async function writeParquetColumns(
 const MAGIC = new Uint8Array([0x50, 0x41, 0x52, 0x31]); // PAR1
 
 // Parquet enums (parquet.thrift).
+const TYPE_INT32 = 1;
 const TYPE_INT64 = 2;
 const TYPE_BYTE_ARRAY = 6;
 const REQUIRED = 0;
@@ -85,6 +101,7 @@ const PAGE_DATA = 0;
 const PAGE_DICTIONARY = 2;
 const CODEC_UNCOMPRESSED = 0;
 const CONVERTED_UTF8 = 0;
+const CONVERTED_DATE = 6;
 const CONVERTED_TIMESTAMP_MICROS = 10;
 const CONVERTED_INT_64 = 18;
 
@@ -117,6 +134,19 @@ function writeColumn(out: ByteWriter, rows: number, c: ParquetColumn): ChunkMeta
       c.indices,
       null,
     );
+  }
+  if (c.kind === 'string') {
+    const n = c.offsets.length - 1;
+    const body = new ByteWriter(c.offsets[n] - c.offsets[0] + 4 * n + 16);
+    for (let i = 0; i < n; i++) {
+      body.u32(c.offsets[i + 1] - c.offsets[i]);
+      body.bytes(c.bytes.subarray(c.offsets[i], c.offsets[i + 1]));
+    }
+    return plainChunk(out, start, rows, TYPE_BYTE_ARRAY, body.finish(), null);
+  }
+  if (c.kind === 'date') {
+    const page = new Uint8Array(c.days.buffer, c.days.byteOffset, rows * 4);
+    return plainChunk(out, start, rows, TYPE_INT32, page, c.statistics ? int32Stats(c.days, rows) : null);
   }
   if (c.kind === 'count') {
     const dictionary = countDictionary(c.values);
@@ -165,6 +195,41 @@ function int64Chunk(
     dataOffset: start,
     bytes: out.length - start,
     stats: withStats ? wordStats(words, rows) : null,
+  };
+}
+
+function plainChunk(
+  out: ByteWriter,
+  start: number,
+  rows: number,
+  type: number,
+  page: Uint8Array,
+  stats: ChunkMeta['stats'],
+): ChunkMeta {
+  pageHeader(out, PAGE_DATA, page.length, rows, ENCODING_PLAIN);
+  out.bytes(page);
+  return {
+    type,
+    encodings: [ENCODING_PLAIN],
+    start,
+    dictionaryOffset: -1,
+    dataOffset: start,
+    bytes: out.length - start,
+    stats,
+  };
+}
+
+function int32Stats(values: Int32Array, n: number): ChunkMeta['stats'] {
+  if (n === 0) return null;
+  let min = values[0];
+  let max = values[0];
+  for (let i = 1; i < n; i++) {
+    if (values[i] < min) min = values[i];
+    if (values[i] > max) max = values[i];
+  }
+  return {
+    min: new Uint8Array(Int32Array.of(min).buffer),
+    max: new Uint8Array(Int32Array.of(max).buffer),
   };
 }
 
@@ -445,10 +510,16 @@ function fileMetaData(
     t.i32(1, chunks[i].type);
     t.i32(3, REQUIRED);
     t.string(4, c.name);
-    if (c.kind === 'dictionary-string') {
+    if (c.kind === 'dictionary-string' || c.kind === 'string') {
       t.i32(6, CONVERTED_UTF8);
       t.structBegin(10); // LogicalType
       t.structBegin(1); // STRING
+      t.structEnd();
+      t.structEnd();
+    } else if (c.kind === 'date') {
+      t.i32(6, CONVERTED_DATE);
+      t.structBegin(10);
+      t.structBegin(6); // DATE
       t.structEnd();
       t.structEnd();
     } else if (c.kind === 'timestamp') {
@@ -669,5 +740,56 @@ class ThriftWriter extends ByteWriter {
       this.byte(0xf0 | elementType);
       this.varint(size);
     }
+  }
+}
+
+/**
+ * String values gathered from byte ranges, with no string per value (arrow's vectorFromArray
+ * measured ~3 µs a value on reject rows): a `string` column's offsets and bytes. Bytes that are
+ * not valid UTF-8 are replaced by U+FFFD as Buffer#toString would, so the column is valid UTF-8.
+ */
+export class Utf8Bytes {
+  #offsets: Int32Array;
+  #bytes: Uint8Array;
+  #count = 0;
+
+  constructor(capacity: number, bytesHint = capacity * 16) {
+    this.#offsets = new Int32Array(capacity + 1);
+    this.#bytes = new Uint8Array(Math.max(16, bytesHint));
+  }
+
+  /** Appends `buf[start, end)` as the next value. */
+  push(buf: Uint8Array, start = 0, end = buf.length): void {
+    let src = buf;
+    if (!isUtf8(buf.subarray(start, end))) {
+      const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+      src = Buffer.from(b.toString('utf8', start, end), 'utf8');
+      start = 0;
+      end = src.length;
+    }
+    if (this.#count + 1 === this.#offsets.length) {
+      const grown = new Int32Array(this.#offsets.length * 2);
+      grown.set(this.#offsets);
+      this.#offsets = grown;
+    }
+    const at = this.#offsets[this.#count];
+    const need = at + end - start;
+    if (need > this.#bytes.length) {
+      const grown = new Uint8Array(Math.max(need, this.#bytes.length * 2));
+      grown.set(this.#bytes.subarray(0, at));
+      this.#bytes = grown;
+    }
+    this.#bytes.set(src.subarray(start, end), at);
+    this.#offsets[++this.#count] = need;
+  }
+
+  /** The values as a `string` column. */
+  column(name: string): ParquetColumn {
+    return {
+      name,
+      kind: 'string',
+      offsets: this.#offsets.subarray(0, this.#count + 1),
+      bytes: this.#bytes.subarray(0, this.#offsets[this.#count]),
+    };
   }
 }

@@ -6,7 +6,6 @@
 
 import * as arrow from 'apache-arrow';
 import * as parquet from 'parquet-wasm';
-import { isUtf8 } from 'node:buffer';
 import { writeObject } from './storage.js';
 import { wordsFromNumbers } from './parquet-columns.js';
 
@@ -65,58 +64,6 @@ export function dictionaryStrings(indices: ArrayLike<number>, dictionary: string
 /** A plain string vector. */
 export function strings(values: string[]): arrow.Vector<arrow.Utf8> {
   return arrow.vectorFromArray(values, new arrow.Utf8());
-}
-
-/**
- * A string column built from byte ranges, with no string per value (arrow's vectorFromArray
- * measured ~3 µs a value on reject rows). Bytes that are not valid UTF-8 are replaced by U+FFFD
- * as Buffer#toString would, so the column always holds valid UTF-8.
- */
-export class Utf8Column {
-  #offsets: Int32Array;
-  #bytes: Uint8Array;
-  #count = 0;
-
-  constructor(capacity: number, bytesHint = capacity * 16) {
-    this.#offsets = new Int32Array(capacity + 1);
-    this.#bytes = new Uint8Array(Math.max(16, bytesHint));
-  }
-
-  /** Appends `buf[start, end)` as the next value. */
-  push(buf: Uint8Array, start = 0, end = buf.length): void {
-    let src = buf;
-    if (!isUtf8(buf.subarray(start, end))) {
-      const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-      src = Buffer.from(b.toString('utf8', start, end), 'utf8');
-      start = 0;
-      end = src.length;
-    }
-    if (this.#count + 1 === this.#offsets.length) {
-      const grown = new Int32Array(this.#offsets.length * 2);
-      grown.set(this.#offsets);
-      this.#offsets = grown;
-    }
-    const at = this.#offsets[this.#count];
-    const need = at + end - start;
-    if (need > this.#bytes.length) {
-      const grown = new Uint8Array(Math.max(need, this.#bytes.length * 2));
-      grown.set(this.#bytes.subarray(0, at));
-      this.#bytes = grown;
-    }
-    this.#bytes.set(src.subarray(start, end), at);
-    this.#offsets[++this.#count] = need;
-  }
-
-  vector(): arrow.Vector<arrow.Utf8> {
-    const data = arrow.makeData({
-      type: new arrow.Utf8(),
-      length: this.#count,
-      nullCount: 0,
-      valueOffsets: this.#offsets.subarray(0, this.#count + 1),
-      data: this.#bytes.subarray(0, this.#offsets[this.#count]),
-    });
-    return arrow.makeVector(data);
-  }
 }
 
 /** Options of {@link encodeParquet}. */

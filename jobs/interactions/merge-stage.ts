@@ -8,6 +8,7 @@
 import { CountTable } from '../../workers/count-table.js';
 import { mergePartition, mergePartitionSorted } from '../../workers/partitioned-counts.js';
 import type { MergeResult, MergeTask } from './tasks.js';
+import { writeParquetColumns } from '../../io/parquet-columns.js';
 
 export async function runMergeStage(task: MergeTask): Promise<MergeResult> {
   const p = task.partition;
@@ -81,8 +82,6 @@ function finalPairRows(entryTotals: Float64Array, task: MergeTask): MergeResult[
 }
 
 async function writePairs(path: string, keys: Uint32Array, counts: Float64Array): Promise<void> {
-  // Loaded here, not at the top: a counts-only run never needs arrow and parquet-wasm in a worker.
-  const { int64FromNumbers, int64FromWords, writeParquetFile } = await import('../../io/parquet-write.js');
   const n = counts.length;
   const userWords = new Uint32Array(n * 2);
   const productWords = new Uint32Array(n * 2);
@@ -92,16 +91,10 @@ async function writePairs(path: string, keys: Uint32Array, counts: Float64Array)
     productWords[2 * i] = keys[4 * i + 2];
     productWords[2 * i + 1] = keys[4 * i + 3];
   }
-  await writeParquetFile(
-    path,
-    {
-      user_id: int64FromWords(userWords),
-      product_id: int64FromWords(productWords),
-      interaction_count: int64FromNumbers(counts),
-    },
-    // Sorted keys delta-encode to half the bytes of plain ones; on a 70k-row part this encoded in
-    // 3.1 ms, against 4.9 ms for plain keys with a dictionary on the counts (18 ms with every
-    // column's dictionary).
-    { dictionaryColumns: [], deltaColumns: ['user_id', 'product_id', 'interaction_count'] },
-  );
+  // Sorted by user: its deltas are mostly 0 and its statistics prune.
+  await writeParquetColumns(path, n, [
+    { name: 'user_id', kind: 'int64', words: userWords, statistics: true },
+    { name: 'product_id', kind: 'int64', words: productWords },
+    { name: 'interaction_count', kind: 'count', values: counts },
+  ]);
 }

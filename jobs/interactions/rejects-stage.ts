@@ -6,11 +6,10 @@
 
 import { DUPLICATE_ID, REJECT_REASONS } from './rules.js';
 import { readRejectsSpill } from './spill.js';
+import { Utf8Bytes, wordsFromNumbers, writeParquetColumns } from '../../io/parquet-columns.js';
 import type { RejectsResult, RejectsTask } from './tasks.js';
 
 export async function runRejectsStage(task: RejectsTask): Promise<RejectsResult> {
-  // Loaded here, not at the top: a counts-only run never needs arrow and parquet-wasm in a worker.
-  const { int64FromNumbers, Utf8Column, writeParquetFile } = await import('../../io/parquet-write.js');
   const spill = await readRejectsSpill(`${task.spillPath}.rejects`);
   const r = spill.rejects;
   const dups = task.duplicates;
@@ -21,34 +20,35 @@ export async function runRejectsStage(task: RejectsTask): Promise<RejectsResult>
       `rejects of ${task.rejectsPath}: ${dups.length} duplicates but ${dupRaw.offsets.length - 1} raw texts`,
     );
   const lines = new Float64Array(total);
-  const source = new Utf8Column(total, total * Buffer.byteLength(task.sourceName));
-  const sourceBytes = Buffer.from(task.sourceName, 'utf8');
-  const reasons = new Utf8Column(total);
-  const reasonBytes = REJECT_REASONS.map((name) => Buffer.from(name, 'utf8'));
-  const raws = new Utf8Column(total, r.raw.length + dupRaw.bytes.length);
+  const reasons = new Uint16Array(total);
+  const raws = new Utf8Bytes(total, r.raw.length + dupRaw.bytes.length);
   // Merge the two position-ordered lists.
   let a = 0;
   let b = 0;
   for (let k = 0; k < total; k++) {
-    source.push(sourceBytes);
     if (b >= dups.length || (a < r.count && r.pos[a] < dups[b])) {
       lines[k] = task.firstLine + r.line[a];
-      reasons.push(reasonBytes[r.reason[a]]);
+      reasons[k] = r.reason[a];
       raws.push(r.raw, r.rawOffsets[a], r.rawOffsets[a + 1]);
       a++;
     } else {
       lines[k] = task.firstLine + spill.line[indexOf(spill.pos, dups[b])];
-      reasons.push(reasonBytes[DUPLICATE_ID]);
+      reasons[k] = DUPLICATE_ID;
       raws.push(dupRaw.bytes, dupRaw.offsets[b], dupRaw.offsets[b + 1]);
       b++;
     }
   }
-  await writeParquetFile(task.rejectsPath, {
-    source: source.vector(),
-    line: int64FromNumbers(lines),
-    reason: reasons.vector(),
-    raw: raws.vector(),
-  });
+  await writeParquetColumns(task.rejectsPath, total, [
+    {
+      name: 'source',
+      kind: 'dictionary-string',
+      indices: new Uint16Array(total),
+      dictionary: [task.sourceName],
+    },
+    { name: 'line', kind: 'int64', words: wordsFromNumbers(lines), statistics: true },
+    { name: 'reason', kind: 'dictionary-string', indices: reasons, dictionary: REJECT_REASONS },
+    raws.column('raw'),
+  ]);
   return { taskId: task.taskId, rejectsWritten: total };
 }
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { expandInputs } from '../../io/input-paths.js';
 import { joinUrl, storageFor, writeObject, type Storage } from '../../io/storage.js';
 import { readCsvHeader } from '../../io/csv-header.js';
+import { writeParquetColumns } from '../../io/parquet-columns.js';
 import { planSplitRanges } from '../../partitioners/plan-splits.js';
 import { sortedOrder } from '../../workers/sort-keys.js';
 import { denseCounts } from '../../workers/dense-counts.js';
@@ -188,9 +189,6 @@ export async function runInteractions(
   const leadShard =
     runTasks.leadShard ?? ((_: string, fn: () => Promise<void>) => (lead ? fn() : Promise.resolve()));
   options.onPlan?.(plan.splits.reduce((n, s, i) => n + (owns(i) ? s.progressBytes : 0), 0));
-  // The outputs need apache-arrow and parquet-wasm at the end: load them while the workers map.
-  const parquetModule = import('../../io/parquet-write.js');
-  parquetModule.catch(() => {}); // a load error surfaces where it is awaited
   const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'shardflow-'));
   const spillPathOf = (taskId: number): string => join(work, `spill-${taskId}.bin`);
   try {
@@ -353,8 +351,6 @@ export async function runInteractions(
     partials.length = 0;
     for (const m of maps) m.counts = NO_COUNTS;
     options.onPhase?.('writing outputs');
-    const parquet = await parquetModule;
-    const { dateFromDays, int64FromNumbers, writeParquetFile } = parquet;
     const users = gather(
       merges.map((m) => m.users),
       2,
@@ -367,14 +363,18 @@ export async function runInteractions(
       merges.map((m) => m.days),
       1,
     );
-    if (lead && options.outputs.has('users')) await writeCounts(parquet, paths.users, 'user_id', users);
-    if (lead && options.outputs.has('products'))
-      await writeCounts(parquet, paths.products, 'product_id', products);
+    if (lead && options.outputs.has('users')) await writeCounts(paths.users, 'user_id', users);
+    if (lead && options.outputs.has('products')) await writeCounts(paths.products, 'product_id', products);
     if (lead && options.outputs.has('daily')) {
-      await writeParquetFile(paths.daily, {
-        day: dateFromDays(new Int32Array(days.keys.buffer, days.keys.byteOffset, days.keys.length)),
-        interactions: int64FromNumbers(days.counts),
-      });
+      await writeParquetColumns(paths.daily, days.counts.length, [
+        {
+          name: 'day',
+          kind: 'date',
+          days: new Int32Array(days.keys.buffer, days.keys.byteOffset, days.keys.length),
+          statistics: true,
+        },
+        { name: 'interactions', kind: 'count', values: days.counts },
+      ]);
     }
 
     // 5. clean rows, joined with their counts.
@@ -550,17 +550,11 @@ function gather(parts: Entries[], width: number): Entries {
   return { keys: sk, counts: sc };
 }
 
-async function writeCounts(
-  parquet: typeof import('../../io/parquet-write.js'),
-  path: string,
-  keyName: string,
-  e: Entries,
-): Promise<void> {
-  const { int64FromNumbers, int64FromWords, writeParquetFile } = parquet;
-  await writeParquetFile(path, {
-    [keyName]: int64FromWords(e.keys),
-    interaction_count: int64FromNumbers(e.counts),
-  });
+async function writeCounts(path: string, keyName: string, e: Entries): Promise<void> {
+  await writeParquetColumns(path, e.counts.length, [
+    { name: keyName, kind: 'int64', words: e.keys, statistics: true },
+    { name: 'interaction_count', kind: 'count', values: e.counts },
+  ]);
 }
 
 function countsCopy(e: Entries, days = false): Uint8Array {

@@ -1,7 +1,6 @@
 /**
  * Runs one task of the interactions job in a worker: the job's entry for the worker pool. The
- * stages that write Parquet are loaded on first use, so a worker that only maps and counts never
- * loads apache-arrow and parquet-wasm.
+ * stages after map and dedup are loaded on first use.
  */
 
 import { runMapStage } from './map-stage.js';
