@@ -510,19 +510,17 @@ function fileMetaData(
     t.i32(1, chunks[i].type);
     t.i32(3, REQUIRED);
     t.string(4, c.name);
-    if (c.kind === 'dictionary-string' || c.kind === 'string') {
-      t.i32(6, CONVERTED_UTF8);
+    /** A converted type and a LogicalType union member without fields (STRING, DATE). */
+    const plainLogical = (converted: number, member: number): void => {
+      t.i32(6, converted);
       t.structBegin(10); // LogicalType
-      t.structBegin(1); // STRING
+      t.structBegin(member);
       t.structEnd();
       t.structEnd();
-    } else if (c.kind === 'date') {
-      t.i32(6, CONVERTED_DATE);
-      t.structBegin(10);
-      t.structBegin(6); // DATE
-      t.structEnd();
-      t.structEnd();
-    } else if (c.kind === 'timestamp') {
+    };
+    if (c.kind === 'dictionary-string' || c.kind === 'string') plainLogical(CONVERTED_UTF8, 1);
+    else if (c.kind === 'date') plainLogical(CONVERTED_DATE, 6);
+    else if (c.kind === 'timestamp') {
       t.i32(6, CONVERTED_TIMESTAMP_MICROS);
       t.structBegin(10);
       t.structBegin(8); // TIMESTAMP

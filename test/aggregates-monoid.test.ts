@@ -353,28 +353,29 @@ test('partitionCounts routes a key whose hash is 0 to partition 0, like murmur3 
   assert.equal(parts.offsets[1] - parts.offsets[0], 1, 'partition 0 holds the key');
 });
 
+/** Pair keys (4 words each) as raw rows grouped by partition, as a map task hands them on. */
+function rawPairRows(rows: Uint32Array[], partitions: number) {
+  const keys = new Uint32Array(rows.length * 4);
+  const hashes = new Uint32Array(rows.length);
+  rows.forEach((w, i) => {
+    keys.set(w, 4 * i);
+    hashes[i] = murmur3Words(w, 0, 4);
+  });
+  return partitionRawKeys(keys, hashes, 4, partitions);
+}
+
 test('partitionRawKeys: raw rows merged with combined partials and negative corrections give one table', () => {
   const P = 5;
   const rng = random(17);
   // Raw rows (each counts 1), a combined partial of more rows, and corrections that remove some.
   const rows = Array.from({ length: 20_000 }, () => new Uint32Array([rng.int(0, 300), 0, rng.int(0, 40), 0]));
-  const rawKeys = new Uint32Array(rows.length * 4);
-  const rawHashes = new Uint32Array(rows.length);
-  rows.forEach((w, i) => {
-    rawKeys.set(w, 4 * i);
-    rawHashes[i] = murmur3Words(w, 0, 4);
-  });
   const combined = new CountTable(4, 16);
   const extra = Array.from({ length: 5000 }, () => new Uint32Array([rng.int(0, 300), 0, rng.int(0, 40), 0]));
   for (const w of extra) combined.add(w, 0, murmur3Words(w, 0, 4), 1);
   const corrections = new CountTable(4, 16);
   const removed = rows.slice(0, 700);
   for (const w of removed) corrections.add(w, 0, murmur3Words(w, 0, 4), -1);
-  const partials = [
-    partitionRawKeys(rawKeys, rawHashes, 4, P),
-    partitionCounts(combined, P),
-    partitionCounts(corrections, P),
-  ];
+  const partials = [rawPairRows(rows, P), partitionCounts(combined, P), partitionCounts(corrections, P)];
   const expected = new Map<string, number>();
   for (const w of [...rows, ...extra]) expected.set(w.join(','), (expected.get(w.join(',')) ?? 0) + 1);
   for (const w of removed) expected.set(w.join(','), (expected.get(w.join(',')) ?? 0) - 1);
@@ -403,15 +404,9 @@ test('mergePartitionSorted: the same merged counts as a table, in key order, and
       { length: rowsCount },
       () => new Uint32Array([word(), rng.int(0, 9) === 0 ? 1 : 0, rng.int(0, 30), 0]),
     );
-    const rawKeys = new Uint32Array(rows.length * 4);
-    const rawHashes = new Uint32Array(rows.length);
-    rows.forEach((w, i) => {
-      rawKeys.set(w, 4 * i);
-      rawHashes[i] = murmur3Words(w, 0, 4);
-    });
     const corrections = new CountTable(4, 16);
     for (const w of rows.slice(0, rowsCount / 10)) corrections.add(w, 0, murmur3Words(w, 0, 4), -1);
-    const partials = [partitionRawKeys(rawKeys, rawHashes, 4, P), partitionCounts(corrections, P)];
+    const partials = [rawPairRows(rows, P), partitionCounts(corrections, P)];
     for (let p = 0; p < P; p++) {
       const table = new CountTable(4, 16);
       mergePartition(table, partials, p);
