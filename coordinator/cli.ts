@@ -38,9 +38,28 @@ const S3_FLAGS = {
   's3-part-size': { type: 'string' },
 } as const;
 
+/**
+ * Parses `argv`. An option declared `multiple` takes several values in a row as well as repeated:
+ * `--input a.csv b.csv` (what a shell glob expands to) is `--input a.csv --input b.csv`. Each
+ * positional after such an option, up to the next option, is one more of its values, in command
+ * line order; the other positionals are returned as positionals.
+ */
 function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true, tokens: true });
+    const lists: Record<string, string[]> = {};
+    const positionals: string[] = [];
+    let list: string | null = null;
+    for (const token of parsed.tokens) {
+      if (token.kind === 'option') {
+        list = options[token.name]?.multiple === true ? token.name : null;
+        if (list !== null) (lists[list] ??= []).push(token.value as string);
+      } else if (token.kind === 'positional') {
+        if (list !== null) lists[list].push(token.value);
+        else positionals.push(token.value);
+      } else list = null; // `--`: what follows is positional
+    }
+    return { values: { ...parsed.values, ...lists } as typeof parsed.values, positionals };
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n${USAGE}`);
   }
@@ -72,6 +91,7 @@ async function runCommand(argv: string[]): Promise<void> {
   });
   if (positionals[0] !== 'interactions')
     throw new UsageError(`unknown job "${positionals[0] ?? ''}"; jobs: interactions, callsign`);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"\n${USAGE}`);
   const options = validateRunOptions(values);
   const { runInteractionsCommand } = await import('./run-interactions-command.js');
   const summary = await runInteractionsCommand(options, { log, ...(await pgHooks(options)) });

@@ -226,3 +226,40 @@ test('a nonexistent input: exit 2 and one stderr line naming it', async (t) => {
   assert.ok(line.includes(input), line);
   assert.match(line, /no such file/);
 });
+
+test('--input takes several paths in a row, as a shell glob expands, in command-line order', async (t) => {
+  const dir = await tempDir(t, 'shardflow-inputs-');
+  const header = 'interaction_id,user_id,product_id,action,timestamp\n';
+  // The same id in both files: which row is the duplicate shows the order the files were read in.
+  await writeFile(join(dir, 'a.csv'), `${header}1,10,100,view,2024-01-01 00:00:00\n`);
+  await writeFile(
+    join(dir, 'b.csv'),
+    `${header}1,20,200,click,2024-01-02 00:00:00\n2,20,200,view,2024-01-02 00:00:00\n`,
+  );
+  for (const [args, firstUser] of [
+    [['--input', join(dir, 'a.csv'), join(dir, 'b.csv')], 10n],
+    [['--input', join(dir, 'b.csv'), join(dir, 'a.csv')], 20n],
+    [['--input', join(dir, 'b.csv'), '--input', join(dir, 'a.csv')], 20n],
+  ] as const) {
+    const out = join(dir, `out-${firstUser}-${args.length}`);
+    const run = await runCli(['run', 'interactions', ...args, '--out', out, '--outputs', 'clean', '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const summary = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    assert.equal(summary.rows_read, 3);
+    assert.equal(summary.rejected_by_reason.duplicate_id, 1);
+    const clean = await readParts(join(out, 'clean'));
+    assert.equal(clean.find((r) => r.interaction_id === 1n)?.user_id, firstUser, args.join(' '));
+  }
+  const stray = await runCli([
+    'run',
+    'interactions',
+    '--input',
+    join(dir, 'a.csv'),
+    '--json',
+    join(dir, 'b.csv'),
+    '--out',
+    join(dir, 'x'),
+  ]);
+  assert.equal(stray.code, 2);
+  assert.match(stray.stderr, /unexpected argument/);
+});
