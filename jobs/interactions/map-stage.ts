@@ -216,6 +216,13 @@ export async function runMapStage(
         out[at] = v >>> 0;
         out[at + 1] = Math.floor(v / TWO_32);
         if (v === 0 && role !== ROLE_PRODUCT) return 0; // zero_id
+      } else if (role === ROLE_TIMESTAMP) {
+        // Exactly 19 bytes, each of which parseTimestamp checks (digits and separators): no
+        // delimiter, quote or blank can hide in them, so they need no scan.
+        i += 19;
+        if (i >= n) return 0;
+        secs = parseTimestamp(buf, s, i);
+        if (secs !== secs) return 0;
       } else {
         while (i < n) {
           const c = buf[i];
@@ -227,14 +234,9 @@ export async function runMapStage(
           const first = buf[s];
           const end = buf[i - 1];
           if (first === SPACE || first === TAB || end === SPACE || end === TAB) return 0;
-          if (role === ROLE_TIMESTAMP) {
-            secs = parseTimestamp(buf, s, i);
-            if (secs !== secs) return 0;
-          } else {
-            if (isMissing(buf, s, i)) return 0;
-            actionStart = s;
-            actionEnd = i;
-          }
+          if (isMissing(buf, s, i)) return 0;
+          actionStart = s;
+          actionEnd = i;
         }
       }
       if (i >= n) return 0;
