@@ -267,7 +267,12 @@ function dictionaryChunk(
 /** A dictionary of few distinct small counts (≤ 4096 entries, values < 2^20), or null. */
 function countDictionary(values: Float64Array): { values: number[]; indices: Uint16Array } | null {
   let max = 0;
-  for (let i = 0; i < values.length; i++) if (values[i] > max) max = values[i];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!(v >= 0 && v < 2 ** 52 && Math.floor(v) === v))
+      throw new RangeError(`a count column holds ${v}: counts are whole numbers from 0 to 2^52`);
+    if (v > max) max = v;
+  }
   if (max >= 1 << 20) return null;
   const slot = new Int32Array(max + 1).fill(-1);
   const dict: number[] = [];

@@ -115,3 +115,13 @@ test('values, types and statistics read back by DuckDB and hyparquet', async (t)
       }
     }
 });
+
+test('a count column with a value that is not a whole number from 0 to 2^52 is an error, not a wrong file', () => {
+  for (const bad of [-1, 1.5, NaN, 2 ** 52]) {
+    assert.throws(
+      () => encodeParquetColumns(2, [{ name: 'n', kind: 'count', values: Float64Array.of(1, bad) }], 'test'),
+      /counts are whole numbers/,
+      String(bad),
+    );
+  }
+});
