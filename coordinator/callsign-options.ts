@@ -3,24 +3,14 @@
  * messages name the option and say what to do.
  */
 
-import { availableParallelism } from 'node:os';
 import { UsageError } from '../errors.js';
-import { parseBytes, positiveInt, validateS3Options } from './run-options.js';
-import { isS3Url, parseS3Url, type StorageOptions } from '../io/storage.js';
+import { validateCommonRunOptions, type CommonRunOptions } from './run-options.js';
+import { isS3Url, parseS3Url } from '../io/storage.js';
 
-export interface CallsignRunOptions {
+export interface CallsignRunOptions extends CommonRunOptions {
   collections: string[];
   predictions: string[];
   out: string;
-  workers: number;
-  partitions: number;
-  splitBytes: number;
-  tmpDir?: string;
-  json: boolean;
-  metricsPort?: number;
-  progress: boolean;
-  /** How to reach S3 for s3:// inputs and outputs. */
-  storage: StorageOptions;
 }
 
 /**
@@ -42,25 +32,10 @@ export function validateCallsignOptions(
   const out = raw.out as string | undefined;
   if (!out) throw new UsageError('--out is required: the directory or s3:// prefix to write the outputs to');
   if (isS3Url(out)) parseS3Url(out);
-  const port = raw['metrics-port'] as string | undefined;
   return Object.freeze({
     collections,
     predictions,
     out,
-    workers: positiveInt('workers', raw.workers as string | undefined, availableParallelism(), 256),
-    partitions: positiveInt(
-      'partitions',
-      raw.partitions as string | undefined,
-      CALLSIGN_DEFAULTS.partitions,
-      4096,
-    ),
-    splitBytes: raw['split-size']
-      ? parseBytes('split-size', raw['split-size'] as string)
-      : CALLSIGN_DEFAULTS.splitBytes,
-    tmpDir: raw['tmp-dir'] as string | undefined,
-    json: raw.json === true,
-    metricsPort: port === undefined ? undefined : positiveInt('metrics-port', port, 0, 65535),
-    progress: raw['no-progress'] !== true,
-    storage: Object.freeze({ s3: validateS3Options(raw) }),
+    ...validateCommonRunOptions(raw, CALLSIGN_DEFAULTS, 4096),
   });
 }

@@ -96,31 +96,52 @@ export function validateRunOptions(raw: Record<string, string | string[] | boole
   const schema = (raw['pg-schema'] as string | undefined) ?? RUN_DEFAULTS.pgSchema;
   if (schema.length === 0 || schema.length > 63)
     throw new UsageError('--pg-schema must be 1 to 63 characters');
-  const port = raw['metrics-port'] as string | undefined;
   return Object.freeze({
     inputs,
     out,
     outputs,
+    ...validateCommonRunOptions(raw, RUN_DEFAULTS, 65535),
+    pg: raw.pg as string | undefined,
+    pgSchema: schema,
+    loadPg: raw['no-pg'] !== true,
+    ...validateShardOptions(raw, process.env),
+  });
+}
+
+/** The options both run commands take, as both validate them. */
+export type CommonRunOptions = Pick<
+  RunOptions,
+  'workers' | 'partitions' | 'splitBytes' | 'tmpDir' | 'json' | 'metricsPort' | 'progress' | 'storage'
+>;
+
+/**
+ * `--workers`, `--partitions` (1 to `maxPartitions`), `--split-size`, `--tmp-dir`, `--json`,
+ * `--metrics-port`, `--no-progress` and the S3 flags, with the job's default partitions and split
+ * size.
+ */
+export function validateCommonRunOptions(
+  raw: Record<string, string | string[] | boolean | undefined>,
+  defaults: { partitions: number; splitBytes: number },
+  maxPartitions: number,
+): CommonRunOptions {
+  const port = raw['metrics-port'] as string | undefined;
+  return {
     workers: positiveInt('workers', raw.workers as string | undefined, availableParallelism(), 256),
     partitions: positiveInt(
       'partitions',
       raw.partitions as string | undefined,
-      RUN_DEFAULTS.partitions,
-      65535,
+      defaults.partitions,
+      maxPartitions,
     ),
     splitBytes: raw['split-size']
       ? parseBytes('split-size', raw['split-size'] as string)
-      : RUN_DEFAULTS.splitBytes,
-    pg: raw.pg as string | undefined,
-    pgSchema: schema,
-    loadPg: raw['no-pg'] !== true,
+      : defaults.splitBytes,
+    tmpDir: raw['tmp-dir'] as string | undefined,
     json: raw.json === true,
     metricsPort: port === undefined ? undefined : positiveInt('metrics-port', port, 0, 65535),
-    tmpDir: raw['tmp-dir'] as string | undefined,
     progress: raw['no-progress'] !== true,
     storage: Object.freeze({ s3: validateS3Options(raw) }),
-    ...validateShardOptions(raw, process.env),
-  });
+  };
 }
 
 /** `--shard`, `--shards`, `--shuffle`, `--run-id`, `--barrier-timeout`, `--pushgateway`. */
