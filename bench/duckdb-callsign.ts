@@ -11,9 +11,9 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { mkdir, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ShardflowError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
+import { runAsEntry } from './entry.js';
 
 /** Options of {@link runDuckdbCallsign}. */
 export interface DuckdbCallsignOptions {
@@ -241,9 +241,4 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`duckdb-callsign: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = err instanceof ShardflowError ? err.exitCode : 1;
-  });
-}
+runAsEntry(import.meta.url, 'duckdb-callsign', main);

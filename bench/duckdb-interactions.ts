@@ -10,9 +10,9 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { InputError, ShardflowError, UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
+import { runAsEntry } from './entry.js';
 
 /** Options of {@link runDuckdbInteractions}. */
 export interface DuckdbInteractionsOptions {
@@ -291,9 +291,4 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`duckdb-interactions: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = err instanceof ShardflowError ? err.exitCode : 1;
-  });
-}
+runAsEntry(import.meta.url, 'duckdb-interactions', main);

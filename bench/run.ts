@@ -7,10 +7,11 @@
 import { spawn } from 'node:child_process';
 import { access, constants, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { arch, availableParallelism, cpus, platform, release, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ShardflowError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
+import { runAsEntry } from './entry.js';
 import { generateCallsign } from '../jobs/callsign/generate.js';
 import { generateInteractions } from '../jobs/interactions/generate.js';
 
@@ -595,9 +596,4 @@ async function main(): Promise<void> {
   });
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = err instanceof ShardflowError ? err.exitCode : 1;
-  });
-}
+runAsEntry(import.meta.url, 'bench', main);
