@@ -26,8 +26,7 @@ export function partName(index: number): string {
 }
 
 /**
- * Spilled rows per write task, so at most this many rows per clean Parquet file. parquet-wasm's
- * heap grows to the largest file it encodes and never shrinks (a 1.33M-row file took 155 MiB), so
- * this bounds each worker's heap to about 30 MiB, and a task's COPY chunk to about 25 MiB.
+ * Spilled rows per write task, so at most this many rows per clean Parquet file: it bounds a
+ * task's columns and Parquet bytes (about 100 and 20 bytes a row) and its COPY chunk (about 25 MiB).
  */
 export const CLEAN_CHUNK_ROWS = 131_072;

@@ -3,7 +3,7 @@
  * duplicates, joined with their final counts (users and products from the merge stage's shared
  * tables or dense arrays, pairs from the merge stage's per-row counts), written
  * as one clean Parquet file and, when loading PostgreSQL, as one chunk of binary COPY rows. Memory:
- * the range's rows as columns (~100 bytes a row) and a parquet-wasm heap sized for one such file.
+ * the range's rows as columns (~100 bytes a row) and the Parquet bytes of one such file.
  */
 
 import { readRowsSpillRange } from './spill.js';
