@@ -1,12 +1,12 @@
 /**
- * Session scores are summed exactly (jobs/callsign/exact-sum.ts), so the callsign aggregates do not
+ * Session scores are summed exactly (engine/exact-sum.ts), so the callsign aggregates do not
  * depend on the order of the predictions or on how the input was split: any order and any grouping
  * of the same terms gives the same bits, equal to the correctly rounded sum.
  */
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { exactAdd, exactMerge, exactValue } from '../jobs/callsign/exact-sum.js';
+import { exactAdd, exactMerge, exactValue } from '../engine/exact-sum.js';
 
 function mulberry(seed: number): () => number {
   let a = seed;

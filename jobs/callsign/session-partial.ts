@@ -1,7 +1,7 @@
 /**
  * The per-(profile_id, session_id) aggregate of the callsign job as a monoid (ARCHITECTURE:
  * aggregates are monoids): `update` folds one accepted line, `merge` combines two partials, and
- * `finalize` gives the output row. Sums are exact (see exact-sum.ts), so any split of the input
+ * `finalize` gives the output row. Sums are exact (see engine/exact-sum.ts), so any split of the input
  * gives the same bits. Each prediction is counted once (issue #5: the seed's row join between the
  * two files inflated these).
  *
@@ -9,7 +9,7 @@
  * distinct collection ids only.
  */
 
-import { exactAdd, exactMerge, exactValue } from './exact-sum.js';
+import { exactAdd, exactMerge, exactValue } from '../../engine/exact-sum.js';
 import type { AcceptedRecord, InputKind } from './normalize-record.js';
 
 /** Models whose null score is a failed keystroke prediction. */
