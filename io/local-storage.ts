@@ -5,7 +5,7 @@
  * in progress.
  */
 
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, type Stats } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
@@ -22,8 +22,13 @@ async function walk(dir: string, out: ObjectInfo[]): Promise<void> {
   for (const e of entries) {
     const full = join(dir, e.name);
     if (e.isDirectory()) await walk(full, out);
-    else if (e.isFile() && !IN_PROGRESS.test(e.name)) out.push({ url: full, size: (await stat(full)).size });
+    else if (e.isFile() && !IN_PROGRESS.test(e.name)) out.push(objectInfo(full, await stat(full)));
   }
+}
+
+/** A file's size and version (its modification time in whole ms, which a rewrite or `touch` moves). */
+function objectInfo(url: string, st: Stats): ObjectInfo {
+  return { url, size: st.size, version: String(Math.floor(st.mtimeMs)) };
 }
 
 /**
@@ -132,7 +137,7 @@ export const localStorage: Storage = {
   async stat(url) {
     try {
       const st = await stat(url);
-      return st.isFile() ? { url, size: st.size } : null;
+      return st.isFile() ? objectInfo(url, st) : null;
     } catch (err) {
       if (
         (err as NodeJS.ErrnoException).code === 'ENOENT' ||

@@ -173,7 +173,7 @@ export class S3Storage implements Storage {
         });
       for (const o of page.Contents ?? []) {
         if (o.Key === undefined || o.Key.endsWith('/')) continue; // "folder" placeholders
-        out.push({ url: `s3://${bucket}/${o.Key}`, size: o.Size ?? 0 });
+        out.push({ url: `s3://${bucket}/${o.Key}`, size: o.Size ?? 0, version: o.ETag ?? '' });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
@@ -185,7 +185,7 @@ export class S3Storage implements Storage {
     if (key === '' || key.endsWith('/')) return null;
     try {
       const head = await this.#client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-      return { url, size: head.ContentLength ?? 0 };
+      return { url, size: head.ContentLength ?? 0, version: head.ETag ?? '' };
     } catch (err) {
       const e = err as SdkError;
       if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) {

@@ -8,12 +8,18 @@
  * nothing behind.
  */
 
-import { UsageError } from '../errors.js';
+import { BroadcastChannel } from 'node:worker_threads';
+import { ShardflowError, UsageError } from '../errors.js';
 
-/** An object (a file) and its size in bytes. */
+/** An object (a file), its size in bytes and its version. */
 export interface ObjectInfo {
   url: string;
   size: number;
+  /**
+   * Changes when the object's contents do: the ETag on S3, the modification time in ms on a local
+   * disk. Part of the run id, so a rerun over replaced input never reuses an old shuffle.
+   */
+  version: string;
 }
 
 /** Receives an object's bytes; nothing is visible under its name before `commit()`. */
@@ -29,7 +35,7 @@ export interface ObjectWriter {
 export interface Storage {
   /** Every object whose URL starts with `prefix` + '/', recursively, sorted by URL. */
   list(prefix: string): Promise<ObjectInfo[]>;
-  /** The object's size, or null when there is no object of that name. */
+  /** The object's size and version, or null when there is no object of that name. */
   stat(url: string): Promise<ObjectInfo | null>;
   /**
    * Bytes `[start, end)` of an object as a stream of chunks (`end` beyond the object's size reads
@@ -117,7 +123,7 @@ export function joinUrl(base: string, ...names: string[]): string {
 export async function storageFor(url: string): Promise<Storage> {
   if (!isS3Url(url)) {
     const { localStorage } = await import('./local-storage.js');
-    return localStorage;
+    return (trackedLocal ??= trackingWriters(localStorage));
   }
   parseS3Url(url); // a URL without a bucket fails here, before any client exists
   const key = 's3';
@@ -125,7 +131,7 @@ export async function storageFor(url: string): Promise<Storage> {
   if (s === undefined) {
     // Loaded on first use: a run that never touches S3 never loads the SDK.
     const { S3Storage } = await import('./s3-storage.js');
-    s = new S3Storage(configured.s3 ?? {});
+    s = trackingWriters(new S3Storage(configured.s3 ?? {}));
     s3Cache.set(key, s);
   }
   return s;
@@ -141,4 +147,95 @@ export async function writeObject(url: string, chunks: readonly Uint8Array[]): P
     await writer.abort();
     throw err;
   }
+}
+
+// Writers in flight, so that a run stopped by a signal aborts them: no multipart upload left open,
+// no hidden temporary file left beside an output (issue #10). Each thread keeps its own; the
+// coordinator asks the worker threads for theirs over a BroadcastChannel.
+
+let trackedLocal: Storage | undefined;
+const openWriters = new Set<ObjectWriter>();
+let stopping = false;
+
+/** `storage` with every writer it creates registered until its commit or abort. */
+function trackingWriters(storage: Storage): Storage {
+  // A proxy rather than a copy of each method: S3Storage keeps #private state on its instance.
+  return new Proxy(storage, {
+    get(target, property) {
+      if (property === 'create') return (url: string) => tracked(target.create(url), url);
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+function tracked(writer: ObjectWriter, url: string): ObjectWriter {
+  if (stopping) {
+    void writer.abort();
+    throw new ShardflowError('E_STOPPING', `${url}: not written: the run is stopping`);
+  }
+  openWriters.add(writer);
+  return {
+    write: (chunk) => writer.write(chunk),
+    commit: () => {
+      openWriters.delete(writer); // a commit under way completes: its object is whole
+      return writer.commit();
+    },
+    abort: () => {
+      openWriters.delete(writer);
+      return writer.abort();
+    },
+  };
+}
+
+/**
+ * Aborts every writer of this thread that is neither committed nor aborted, and refuses new ones
+ * from then on (the thread's run is stopping); resolves with how many were aborted.
+ */
+export async function abortOpenWriters(): Promise<number> {
+  stopping = true;
+  const writers = [...openWriters];
+  openWriters.clear();
+  await Promise.all(writers.map((w) => w.abort().catch(() => {})));
+  return writers.length;
+}
+
+const ABORT_CHANNEL = 'shardflow-abort-writers';
+type AbortMessage = { kind: 'abort' } | { kind: 'aborted'; writers: number };
+
+/** In a worker thread: aborts this thread's writers (see abortOpenWriters) when asked to. */
+export function abortWritersOnRequest(): void {
+  const channel = new BroadcastChannel(ABORT_CHANNEL);
+  channel.unref();
+  channel.onmessage = (event) => {
+    if ((event as MessageEvent<AbortMessage>).data.kind !== 'abort') return;
+    void abortOpenWriters().then((writers) => channel.postMessage({ kind: 'aborted', writers }));
+  };
+}
+
+/**
+ * Asks every worker thread to abort its writers; resolves with how many they aborted once
+ * `threads` threads have answered or `timeoutMs` has passed (a thread busy in a long synchronous
+ * step answers late or not at all).
+ */
+export function abortWorkerWriters(threads: number, timeoutMs: number): Promise<number> {
+  const channel = new BroadcastChannel(ABORT_CHANNEL);
+  return new Promise<number>((resolve) => {
+    let answers = 0;
+    let writers = 0;
+    const done = () => {
+      clearTimeout(timer);
+      channel.close();
+      resolve(writers);
+    };
+    const timer = setTimeout(done, timeoutMs);
+    channel.onmessage = (event) => {
+      const message = (event as MessageEvent<AbortMessage>).data;
+      if (message.kind !== 'aborted') return;
+      writers += message.writers;
+      if (++answers >= threads) done();
+    };
+    if (threads <= 0) done();
+    else channel.postMessage({ kind: 'abort' } satisfies AbortMessage);
+  });
 }

@@ -80,7 +80,8 @@ async function expand(inputs: readonly string[], option: string): Promise<Object
   const out: ObjectInfo[] = [];
   for (const input of inputs) {
     if (!isS3Url(input)) {
-      for (const f of await expandInputs([input])) out.push({ url: f.path, size: f.size });
+      for (const f of await expandInputs([input]))
+        out.push({ url: f.path, size: f.size, version: f.version });
       continue;
     }
     const storage = await storageFor(input);
