@@ -1,4 +1,50 @@
 // The public API: re-exports only.
+// Writing a job (README "Write your own job"): the contract, its constructors and the monoids.
+export {
+  defineJob,
+  csv,
+  jsonl,
+  reject,
+  emit,
+  parquet,
+  csvFile,
+  jsonlFile,
+  pgTable,
+  isJobDefinition,
+} from './engine/define-job.js';
+export type {
+  JobDefinition,
+  JobContext,
+  StageSpec,
+  InputSpec,
+  SinkSpec,
+  OptionSpec,
+  Schema,
+  ColumnSpec,
+  ColumnType,
+  HeaderRule,
+  MapResult,
+  Update,
+  Reject,
+  OutputRow,
+  OutputColumns,
+  OutputType,
+} from './engine/job-contract.js';
+export {
+  count,
+  sum,
+  exactSum,
+  min,
+  max,
+  mean,
+  countDistinct,
+  first,
+  firstN,
+  topK,
+  type Aggregate,
+} from './engine/monoids.js';
+export { normalizeHeaderName, parseTimestamp } from './engine/schema.js';
+export { runJob, type JobRunOptions, type JobRunSummary } from './coordinator/run-job.js';
 export { ShardflowError, UsageError, InputError, PostgresError } from './errors.js';
 export {
   CsvDecoder,
@@ -22,9 +68,7 @@ export {
 } from './partitioners/hash-partition.js';
 export { planSplitRanges, DEFAULT_SPLIT_BYTES, type SplitRange } from './partitioners/plan-splits.js';
 export { CountTable, type CountEntries, type CountTableHandle } from './workers/count-table.js';
-export type { Aggregate } from './workers/aggregates/aggregate.js';
-export { count, sum, min, max, mean } from './workers/aggregates/numeric.js';
-export { countDistinct, firstByPosition } from './workers/aggregates/distinct.js';
+export { firstByPosition } from './workers/aggregates/distinct.js';
 export { createRunMetrics, type RunMetrics } from './metrics/run-metrics.js';
 export { startMetricsServer } from './metrics/metrics-server.js';
 export {

@@ -4,15 +4,20 @@
  * one line on stderr.
  */
 
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { parseArgs, ParseArgsConfig } from 'node:util';
 import { ShardflowError, UsageError } from '../errors.js';
 import { validateRunOptions, type RunOptions } from './run-options.js';
+import { parseFlags } from './job-command.js';
+import { formatSummary } from './print-table.js';
 import type { RunInteractionsHooks } from './run-interactions-command.js';
 import type { InteractionsSummary } from '../jobs/interactions/run.js';
 // Each command loads its own modules when it runs (apache-arrow, pg, prom-client, PGlite): a
 // command pays only for what it uses, and `--help` or a usage error answers at once.
 
 const USAGE = `usage:
+  shardflow run <job | ./job-file.js> --<input> PATH... --out DIR [options]   (shardflow run <job> --help)
+  shardflow jobs                 the built-in jobs
+  shardflow --version
   shardflow run interactions --input PATH... --out DIR [--outputs LIST] [--pg URL] [--pg-schema NAME]
                              [--workers N] [--partitions P] [--split-size BYTES] [--metrics-port PORT]
                              [--tmp-dir DIR] [--no-pg] [--no-progress] [--json]
@@ -40,33 +45,26 @@ const S3_FLAGS = {
 
 /**
  * Parses `argv`. An option declared `multiple` takes several values in a row as well as repeated:
- * `--input a.csv b.csv` (what a shell glob expands to) is `--input a.csv --input b.csv`. Each
- * positional after such an option, up to the next option, is one more of its values, in command
- * line order; the other positionals are returned as positionals.
+ * `--input a.csv b.csv` (what a shell glob expands to) is `--input a.csv --input b.csv`. An
+ * unknown option or a bad value is one line naming it (exit 2).
  */
 function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
-  try {
-    const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true, tokens: true });
-    const lists: Record<string, string[]> = {};
-    const positionals: string[] = [];
-    let list: string | null = null;
-    for (const token of parsed.tokens) {
-      if (token.kind === 'option') {
-        list = options[token.name]?.multiple === true ? token.name : null;
-        if (list !== null) (lists[list] ??= []).push(token.value as string);
-      } else if (token.kind === 'positional') {
-        if (list !== null) lists[list].push(token.value);
-        else positionals.push(token.value);
-      } else list = null; // `--`: what follows is positional
-    }
-    return { values: { ...parsed.values, ...lists } as typeof parsed.values, positionals };
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n${USAGE}`);
-  }
+  const { values, positionals } = parseFlags(argv, options, 'see shardflow --help');
+  return {
+    values: values as ReturnType<typeof parseArgs<{ options: O; allowPositionals: true }>>['values'],
+    positionals,
+  };
 }
 
 async function runCommand(argv: string[]): Promise<void> {
-  if (argv[0] === 'callsign') return runCallsignArgs(argv.slice(1));
+  const spec = argv[0];
+  if (spec === undefined || spec.startsWith('-'))
+    throw new UsageError(
+      'run needs a job: a built-in name (shardflow jobs lists them) or the path of a job file',
+    );
+  // The two jobs that still run their own pipelines; every other job runs on the engine.
+  if (spec === 'callsign') return runCallsignArgs(argv.slice(1));
+  if (spec !== 'interactions') return runEngineJob(spec, argv.slice(1));
   const { values, positionals } = parse(argv, {
     input: { type: 'string', multiple: true },
     out: { type: 'string' },
@@ -89,9 +87,8 @@ async function runCommand(argv: string[]): Promise<void> {
     'no-pg': { type: 'boolean' },
     json: { type: 'boolean' },
   });
-  if (positionals[0] !== 'interactions')
-    throw new UsageError(`unknown job "${positionals[0] ?? ''}"; jobs: interactions, callsign`);
-  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"\n${USAGE}`);
+  if (positionals.length > 1)
+    throw new UsageError(`unexpected argument "${positionals[1]}"; see shardflow --help`);
   const options = validateRunOptions(values);
   const { runInteractionsCommand } = await import('./run-interactions-command.js');
   const summary = await runInteractionsCommand(options, { log, ...(await pgHooks(options)) });
@@ -132,15 +129,7 @@ async function pgHooks(options: RunOptions): Promise<RunInteractionsHooks> {
 }
 
 function printSummary(s: InteractionsSummary & { seconds: number }): void {
-  const lines = [
-    `rows read      ${s.rows_read}`,
-    `rows valid     ${s.rows_valid}`,
-    `rows rejected  ${s.rows_rejected}`,
-    ...Object.entries(s.rejected_by_reason).map(([r, n]) => `  ${r.padEnd(13)}${n}`),
-    ...Object.entries(s.outputs).map(([name, path]) => `output ${name.padEnd(9)}${path}`),
-    `seconds        ${s.seconds}`,
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  process.stdout.write(`${formatSummary(s)}\n`);
 }
 
 /** `run callsign` (issue #5): the report table, then the summary (one JSON line with --json). */
@@ -158,7 +147,8 @@ async function runCallsignArgs(argv: string[]): Promise<void> {
     json: { type: 'boolean' },
     ...S3_FLAGS,
   });
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"\n${USAGE}`);
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected argument "${positionals[0]}"; see shardflow --help`);
   const { validateCallsignOptions } = await import('./callsign-options.js');
   const options = validateCallsignOptions(values);
   const { runCallsignCommand } = await import('./run-callsign-command.js');
@@ -169,17 +159,54 @@ async function runCallsignArgs(argv: string[]): Promise<void> {
     process.stderr.write(table);
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } else {
-    const lines = [
-      `rows read      ${summary.rows_read}`,
-      `rows valid     ${summary.rows_valid}`,
-      `rows rejected  ${summary.rows_rejected}`,
-      ...Object.entries(summary.rejected_by_reason).map(([r, n]) => `  ${r.padEnd(20)}${n}`),
-      `profiles       ${summary.profiles}`,
-      ...Object.entries(summary.outputs).map(([name, path]) => `output ${name.padEnd(19)}${path}`),
-      `seconds        ${summary.seconds}`,
-    ];
-    process.stdout.write(`${table}\n${lines.join('\n')}\n`);
+    process.stdout.write(`${table}\n${formatSummary(summary, [['profiles', summary.profiles]])}\n`);
   }
+}
+
+/** `run <job>` for a job on the engine (built-in or a file). */
+async function runEngineJob(spec: string, argv: string[]): Promise<void> {
+  const { loadJobModule } = await import('./job-loader.js');
+  const { parseJobArgs, jobHelp } = await import('./job-command.js');
+  const { url, job } = await loadJobModule(spec);
+  const parsed = parseJobArgs(spec, job, argv, process.env);
+  if (parsed === null) {
+    process.stdout.write(`${jobHelp(spec, job)}\n`);
+    return;
+  }
+  const { pgUrl, loadPg, ...options } = parsed;
+  const hasTables = Object.values(job.outputs).some((s) => s.kind === 'pg');
+  let pg: import('../io/pg-config.js').PgServerTarget | undefined;
+  if (hasTables && loadPg) {
+    const { resolvePgConfig } = await import('../io/pg-config.js');
+    const target = resolvePgConfig({ url: pgUrl });
+    if (target.kind === 'server') pg = target;
+    else log(`${job.name}: PostgreSQL outputs skipped: no server configured (--pg, DATABASE_URL or PG*)`);
+  }
+  const { runJob } = await import('./run-job.js');
+  const summary = await runJob({ ...options, jobUrl: url, pg, log });
+  if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else {
+    process.stdout.write(`${formatSummary(summary)}\n`);
+  }
+}
+
+/** `shardflow jobs`: the built-in jobs and what they do. */
+async function jobsCommand(): Promise<void> {
+  const { builtinJobs } = await import('./job-loader.js');
+  const rows: [string, string][] = [
+    [
+      'interactions',
+      'user interactions (seeds 000, 002): clean rows, per-user/product/day counts, Parquet and PostgreSQL',
+    ],
+    [
+      'callsign',
+      'collections and predictions by profile (seed 004): per-profile folders and session aggregates',
+    ],
+  ];
+  for (const { job } of await builtinJobs()) rows.push([job.name, job.description]);
+  rows.sort(([a], [b]) => (a < b ? -1 : 1));
+  const width = Math.max(...rows.map(([n]) => n.length)) + 2;
+  process.stdout.write(`${rows.map(([n, d]) => `${n.padEnd(width)}${d}`).join('\n')}\n`);
 }
 
 async function generateCommand(argv: string[]): Promise<void> {
@@ -239,7 +266,8 @@ async function generateCallsignArgs(argv: string[]): Promise<void> {
     out: { type: 'string' },
     ...S3_FLAGS,
   });
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"\n${USAGE}`);
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected argument "${positionals[0]}"; see shardflow --help`);
   const whole = (name: string, v: string | undefined, required: boolean): number | undefined => {
     if (v === undefined) {
       if (required) throw new UsageError(`--${name} is required: a positive whole number`);
@@ -312,6 +340,19 @@ export async function main(argv: string[]): Promise<number> {
       case 'demo':
         await demoCommandArgs(rest);
         return 0;
+      case 'jobs':
+        await jobsCommand();
+        return 0;
+      case '--version':
+      case '-V':
+      case 'version': {
+        const { readFile } = await import('node:fs/promises');
+        const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
+          version: string;
+        };
+        process.stdout.write(`shardflow ${pkg.version}\n`);
+        return 0;
+      }
       case undefined:
       case 'help':
       case '--help':
@@ -319,7 +360,9 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${USAGE}\n`);
         return command === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command "${command}"\n${USAGE}`);
+        throw new UsageError(
+          `unknown command "${command}"; commands: run, jobs, generate, query, demo (see shardflow --help)`,
+        );
     }
   } catch (err) {
     const code = err instanceof ShardflowError ? err.exitCode : 1;

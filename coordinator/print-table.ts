@@ -12,3 +12,31 @@ export function formatTable(rows: readonly Record<string, unknown>[], columns?: 
       .trimEnd();
   return [line(cols), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
+
+/** What every job's summary has in common, for {@link formatSummary}. */
+export interface SummaryLike {
+  rows_read: number;
+  rows_valid: number;
+  rows_rejected: number;
+  rejected_by_reason: Record<string, number>;
+  outputs: Record<string, string>;
+  seconds: number;
+}
+
+/**
+ * A run's summary for people: one `label  value` line each, labels padded to the longest so a
+ * long reason never runs into its count; `extra` lines (e.g. profiles) after the rejects.
+ */
+export function formatSummary(s: SummaryLike, extra: readonly [string, string | number][] = []): string {
+  const rows: [string, string | number][] = [
+    ['rows read', s.rows_read],
+    ['rows valid', s.rows_valid],
+    ['rows rejected', s.rows_rejected],
+    ...Object.entries(s.rejected_by_reason).map(([r, n]): [string, number] => [`  ${r}`, n]),
+    ...extra,
+    ...Object.entries(s.outputs).map(([name, path]): [string, string] => [`output ${name}`, path]),
+    ['seconds', s.seconds],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  return rows.map(([label, value]) => `${label.padEnd(width)}${value}`).join('\n');
+}

@@ -6,17 +6,22 @@
 
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { LiveCounters } from '../metrics/live-counters.js';
-import { configureStorage, type StorageOptions } from '../io/storage.js';
+import { abortWritersOnRequest, configureStorage, type StorageOptions } from '../io/storage.js';
 import { runInteractionsTask } from '../jobs/interactions/stages.js';
 import type { InteractionsTask } from '../jobs/interactions/tasks.js';
 import { runCallsignTask } from '../jobs/callsign/stages.js';
 import type { CallsignTask } from '../jobs/callsign/tasks.js';
+import { runJobTask, type JobTask } from './job-task.js';
 
 /** What the coordinator posts to a worker. */
 export interface WorkerMessage {
-  job: 'interactions' | 'callsign';
-  /** A task of the job named by `job`. */
-  task: InteractionsTask | CallsignTask;
+  /**
+   * The two jobs that still run their own pipelines (until they move onto the engine); undefined
+   * for an engine task, which names its job module by URL.
+   */
+  job?: 'interactions' | 'callsign';
+  /** An engine task, or a task of the job named by `job`. */
+  task: JobTask | InteractionsTask | CallsignTask;
   counters?: SharedArrayBuffer;
   /** How this thread reaches S3 (the coordinator's storage options). */
   storage?: StorageOptions;
@@ -24,10 +29,13 @@ export interface WorkerMessage {
 
 type Runner = (task: never, onProgress?: (bytes: number, rows: number) => void) => Promise<unknown>;
 
-const runners: Record<WorkerMessage['job'], Runner> = {
+const runners: Record<NonNullable<WorkerMessage['job']>, Runner> = {
   interactions: runInteractionsTask,
   callsign: runCallsignTask,
 };
+
+// A run stopped by a signal asks every thread to abort its uploads before the pool ends them.
+abortWritersOnRequest();
 
 /** Collects the non-shared ArrayBuffers of typed arrays directly under `value`. */
 function transferables(value: unknown): ArrayBuffer[] {
@@ -55,7 +63,10 @@ export default async function task(message: WorkerMessage): Promise<unknown> {
         if (rows > 0) counters.addRows(rows);
       }
     : undefined;
-  const result = await runners[message.job](message.task as never, onProgress);
+  const result =
+    message.job === undefined
+      ? await runJobTask(message.task as JobTask, onProgress)
+      : await runners[message.job](message.task as never, onProgress);
   const list = transferables(result);
   if (list.length === 0) return result;
   return move({ [transferableSymbol]: list, [valueSymbol]: result } as never);

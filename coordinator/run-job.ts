@@ -1,0 +1,411 @@
+/**
+ * The one run loop every engine job goes through: plan → map (in the pool, or as shard i of N
+ * over a shuffle) → one reduce per stage → sinks → `_SUCCESS`, with the run id, the PostgreSQL
+ * ledger, metrics counted as each task finishes, progress and the summary. The job module is
+ * named by URL; nothing here knows any job.
+ */
+
+import { createHash } from 'node:crypto';
+import { joinUrl, storageFor, writeObject } from '../io/storage.js';
+import { encodeRowsParquet } from '../io/row-encode.js';
+import { finishPgTable, preparePgTable, type PgTableSpec } from '../io/pg-table-sink.js';
+import type { PgServerTarget } from '../io/pg-config.js';
+import { startProgress, type Progress } from '../metrics/progress.js';
+import { ENGINE_REASONS } from '../engine/schema.js';
+import { sectionOf } from '../engine/keyed-state.js';
+import type { JobDefinition } from '../engine/job-contract.js';
+import type { JobMapResult, JobReduceResult, JobTask, TaskReject } from '../workers/job-task.js';
+import { planJobInputs, wholeFileSplit, type JobPlan } from './job-plan.js';
+import { openRunSession, type RunSession } from './run-session.js';
+import { createShuffleRunner } from './shuffle-runner.js';
+import type { CommonRunOptions, RunOptions } from './run-options.js';
+
+/** Everything `shardflow run <job>` decided before the run starts. */
+export interface JobRunOptions
+  extends
+    CommonRunOptions,
+    Pick<RunOptions, 'shard' | 'shuffle' | 'runId' | 'barrierTimeoutSeconds' | 'pushgateway' | 'pgSchema'> {
+  job: JobDefinition;
+  /** The job module's URL, which every worker imports. */
+  jobUrl: string;
+  /** The job's own options, validated. */
+  jobOptions: Readonly<Record<string, unknown>>;
+  /** Paths of each declared input, as given. */
+  inputs: Readonly<Record<string, readonly string[]>>;
+  out: string;
+  /** The PostgreSQL server of the job's table sinks; none skips them. */
+  pg?: PgServerTarget;
+  log?: (line: string) => void;
+}
+
+/** The `--json` summary of an engine job. */
+export interface JobRunSummary {
+  job: string;
+  run_id: string;
+  rows_read: number;
+  rows_valid: number;
+  rows_rejected: number;
+  rejected_by_reason: Record<string, number>;
+  /** Distinct keys of each stage. */
+  keys: Record<string, number>;
+  /** Rows written by each output (file sinks: this shard's parts; tables: rows loaded now). */
+  rows_out: Record<string, number>;
+  outputs: Record<string, string>;
+  files: number;
+  bytes: number;
+  splits: number;
+  pg?: { schema: string; tables: Record<string, string> };
+  shuffle_bytes?: { written: number; read: number };
+  seconds: number;
+}
+
+const SUCCESS = '_SUCCESS';
+const REJECTS = 'rejects';
+const REJECT_COLUMNS = Object.freeze({
+  source: 'string',
+  line: 'int64?',
+  reason: 'string',
+  raw: 'string',
+} as const);
+
+/** Runs a job; resolves to its summary. */
+export async function runJob(options: JobRunOptions): Promise<JobRunSummary> {
+  const started = performance.now();
+  const { job, shard } = options;
+  const sharded = shard.count > 1 || options.shuffle !== undefined;
+  const shardLabel = `${shard.index}/${shard.count}`;
+  const plan = await planJobInputs(job, options.inputs, options.splitBytes);
+  const runId = options.runId ?? jobRunId(options, plan);
+  const session = await openRunSession({
+    job: job.name,
+    runId,
+    reasons: ENGINE_REASONS,
+    ...(sharded ? { labels: { shard: shardLabel } } : {}),
+    workers: options.workers,
+    storage: options.storage,
+    metricsPort: options.metricsPort,
+    log: options.log,
+  });
+  let progress: Progress | undefined;
+  const shuffleBytes = { written: 0, read: 0 };
+  try {
+    if (options.progress)
+      progress = startProgress({
+        label: job.name,
+        totalBytes: plan.bytes,
+        read: () => session.counters.read(),
+      });
+    const runTasks = stageRunner(options, session, runId, shuffleBytes, (missing, stage) => {
+      progress?.setPhase(`waiting for ${missing} ${stage} tasks of other shards`);
+    });
+    const summary = await runStages(options, plan, runId, runTasks, (phase) => progress?.setPhase(phase));
+    session.stopFeed();
+    const seconds = (performance.now() - started) / 1000;
+    progress?.stop(
+      `${job.name}: ${summary.rows_read} rows read, ${summary.rows_valid} valid, ${summary.rows_rejected} rejected in ${seconds.toFixed(2)} s`,
+    );
+    progress = undefined;
+    return {
+      ...summary,
+      ...(options.shuffle === undefined ? {} : { shuffle_bytes: shuffleBytes }),
+      seconds: Math.round(seconds * 1000) / 1000,
+    };
+  } finally {
+    progress?.stop();
+    await session.close();
+    if (options.pushgateway !== undefined) {
+      const { pushRunMetrics } = await import('../metrics/pushgateway.js');
+      await pushRunMetrics(session.metrics.registry, {
+        url: options.pushgateway,
+        job: job.name,
+        runId,
+        ...(sharded ? { shard: shardLabel } : {}),
+      }).catch((err: unknown) => options.log?.(`warning: ${(err as Error).message}`));
+    }
+  }
+}
+
+type RunTasks = (<R>(stage: string, tasks: JobTask[]) => Promise<R[]>) & {
+  leadShard?: (step: string, fn: () => Promise<void>) => Promise<void>;
+};
+
+/** Tasks through this process's pool, or as one shard of many over the shuffle. */
+function stageRunner(
+  options: JobRunOptions,
+  session: RunSession,
+  runId: string,
+  shuffleBytes: { written: number; read: number },
+  onWait: (missing: number, stage: string) => void,
+): RunTasks {
+  const { metrics, pool } = session;
+  // Rows count in the metrics as each task finishes, not at the end of the run.
+  const runLocal = <R>(stage: string, tasks: JobTask[]): Promise<R[]> =>
+    Promise.all(
+      tasks.map(async (task) => {
+        const result = await pool.run<R>(undefined, stage, task);
+        const r = result as Partial<JobMapResult>;
+        if (task.step === 'map')
+          metrics.recordRows({
+            rowsRead: 0,
+            bytesRead: 0,
+            rowsValid: r.rowsValid ?? 0,
+            rejected: r.rejected ?? {},
+          });
+        else if (r.rejected && Object.keys(r.rejected).length > 0)
+          metrics.recordRows({ rowsRead: 0, bytesRead: 0, rowsValid: 0, rejected: r.rejected });
+        return result;
+      }),
+    );
+  if (options.shuffle === undefined) return runLocal;
+  return createShuffleRunner<JobTask>({
+    shard: options.shard,
+    root: joinUrl(options.shuffle, runId),
+    owner: taskIndex,
+    run: runLocal,
+    barrierTimeoutMs: options.barrierTimeoutSeconds * 1000,
+    onBytes: (direction, bytes) => {
+      metrics.shuffleBytes.inc({ direction }, bytes);
+      shuffleBytes[direction] += bytes;
+    },
+    onWait: (stage, missing) => onWait(missing, stage),
+  });
+}
+
+/** A map task's owner: its split number, set by the run loop. */
+const splitNumbers = new WeakMap<object, number>();
+function taskIndex(task: JobTask): number {
+  return task.step === 'map' ? (splitNumbers.get(task.split) ?? 0) : task.partition;
+}
+
+async function runStages(
+  options: JobRunOptions,
+  plan: JobPlan,
+  runId: string,
+  runTasks: RunTasks,
+  onPhase: (phase: string) => void,
+): Promise<Omit<JobRunSummary, 'seconds' | 'shuffle_bytes'>> {
+  const { job, shard } = options;
+  const P = options.partitions;
+  const base = {
+    kind: 'job' as const,
+    jobUrl: options.jobUrl,
+    options: { ...options.jobOptions },
+    partitions: P,
+  };
+  const leadStep = runTasks.leadShard ?? ((_: string, fn: () => Promise<void>) => fn());
+  const pgSinks = pgSpecs(options);
+
+  await leadStep('begin', async () => {
+    await (await storageFor(options.out)).delete(joinUrl(options.out, SUCCESS));
+    if (options.pg) {
+      const { openSqlClient } = await import('../io/sql-client.js');
+      const client = await openSqlClient(options.pg, { maxConnections: 1 });
+      try {
+        for (const spec of Object.values(pgSinks)) await preparePgTable(client, spec, runId);
+      } finally {
+        await client.close();
+      }
+    }
+  });
+
+  // 1. map every split; a CSV file with a quoted line break is mapped again as one split.
+  onPhase('map');
+  const mapTasks: JobTask[] = plan.splits.map((split, k) => {
+    splitNumbers.set(split, k);
+    return { ...base, step: 'map', split };
+  });
+  const maps = await runTasks<JobMapResult>('map', mapTasks);
+  const multiline = new Set<number>();
+  plan.splits.forEach((s, k) => {
+    if (maps[k].sawQuotedNewline && plan.splits.filter((o) => o.fileIndex === s.fileIndex).length > 1)
+      multiline.add(s.fileIndex);
+  });
+  if (multiline.size > 0) {
+    const firsts = [...multiline].map((f) => plan.splits.findIndex((s) => s.fileIndex === f));
+    const whole = firsts.map((k) => {
+      const split = wholeFileSplit(plan.splits[k]);
+      splitNumbers.set(split, k);
+      return { ...base, step: 'map' as const, split };
+    });
+    const again = await runTasks<JobMapResult>('map-whole-files', whole);
+    plan.splits.forEach((s, k) => {
+      if (multiline.has(s.fileIndex)) maps[k] = emptyMapResult(P);
+    });
+    firsts.forEach((k, i) => (maps[k] = again[i]));
+  }
+
+  // 2. one reduce per stage; the last writes the sinks.
+  const keys: Record<string, number> = {};
+  let upstream = maps.map((m) => m.partials);
+  let reduces: JobReduceResult[] = [];
+  for (let s = 0; s < job.stages.length; s++) {
+    const last = s === job.stages.length - 1;
+    onPhase(`reduce ${job.stages[s].name}`);
+    const tasks: JobTask[] = Array.from({ length: P }, (_, p) => ({
+      ...base,
+      step: 'reduce' as const,
+      stage: s,
+      partition: p,
+      sections: upstream.map((u) => sectionOf(u, p)),
+      out: options.out,
+      ...(last && options.pg ? { pg: { target: options.pg, schema: options.pgSchema, runId } } : {}),
+    }));
+    reduces = await runTasks<JobReduceResult>(`reduce-${job.stages[s].name}`, tasks);
+    keys[job.stages[s].name] = reduces.reduce((n, r) => n + r.keys, 0);
+    if (!last) upstream = reduces.map((r) => r.partials ?? emptyMapResult(P).partials);
+  }
+
+  // 3. rejects parts (this shard's splits), strays, tables, and `_SUCCESS`, last.
+  onPhase('rejects');
+  const mine = (k: number) => k % shard.count === shard.index;
+  await writeRejects(options, plan, maps, mine);
+  await leadStep('commit', async () => {
+    await removeStrays(options, reduces, maps);
+    if (options.pg) {
+      const { openSqlClient } = await import('../io/sql-client.js');
+      const client = await openSqlClient(options.pg, { maxConnections: 1 });
+      try {
+        for (const spec of Object.values(pgSinks)) await finishPgTable(client, spec, runId);
+      } finally {
+        await client.close();
+      }
+    }
+    await writeObject(joinUrl(options.out, SUCCESS), []);
+  });
+
+  const rejected: Record<string, number> = {};
+  for (const r of [...maps, ...reduces])
+    for (const [reason, n] of Object.entries(r.rejected)) rejected[reason] = (rejected[reason] ?? 0) + n;
+  const rowsOut: Record<string, number> = {};
+  for (const r of reduces) {
+    for (const f of r.files) rowsOut[f.output] = (rowsOut[f.output] ?? 0) + f.rows;
+    for (const [o, n] of Object.entries(r.pgRows)) rowsOut[o] = (rowsOut[o] ?? 0) + (n ?? 0);
+  }
+  const outputs: Record<string, string> = {};
+  for (const [name, sink] of Object.entries(job.outputs))
+    outputs[name] =
+      sink.kind === 'pg' ? `${options.pgSchema}.${sink.table}` : joinUrl(options.out, sink.path);
+  outputs.rejects = joinUrl(options.out, REJECTS);
+  const rowsRejected = Object.values(rejected).reduce((a, b) => a + b, 0);
+  return {
+    job: job.name,
+    run_id: runId,
+    rows_read: maps.reduce((n, m) => n + m.rowsRead, 0),
+    rows_valid: maps.reduce((n, m) => n + m.rowsValid, 0),
+    rows_rejected: rowsRejected,
+    rejected_by_reason: Object.fromEntries(Object.entries(rejected).sort(([a], [b]) => (a < b ? -1 : 1))),
+    keys,
+    rows_out: rowsOut,
+    outputs,
+    files: plan.files.length,
+    bytes: plan.bytes,
+    splits: plan.splits.length,
+    ...(options.pg
+      ? {
+          pg: {
+            schema: options.pgSchema,
+            tables: Object.fromEntries(Object.entries(pgSinks).map(([o, s]) => [o, s.table])),
+          },
+        }
+      : {}),
+  };
+}
+
+function pgSpecs(options: JobRunOptions): Record<string, PgTableSpec> {
+  const out: Record<string, PgTableSpec> = {};
+  for (const [name, sink] of Object.entries(options.job.outputs))
+    if (sink.kind === 'pg')
+      out[name] = {
+        schema: options.pgSchema,
+        table: sink.table,
+        columns: sink.columns,
+        mode: sink.mode,
+        key: sink.key,
+      };
+  return out;
+}
+
+function emptyMapResult(partitions: number): JobMapResult {
+  return {
+    partials: { offsets: new Uint32Array(partitions + 1), bytes: new Uint8Array(0) },
+    rowsRead: 0,
+    rowsValid: 0,
+    rejected: {},
+    rejects: [],
+    lines: 0,
+    sawQuotedNewline: false,
+  };
+}
+
+/**
+ * One rejects part per map task that had rejects (`rejects/part-NNNNN.parquet`, N the split
+ * number), with 1-based line numbers in the file: each split starts after its file's header and
+ * the lines of the file's earlier splits. Re-key rejects of later stages go to
+ * `rejects/stage-S-PPPPP.parquet` without a line.
+ */
+async function writeRejects(
+  options: JobRunOptions,
+  plan: JobPlan,
+  maps: JobMapResult[],
+  mine: (k: number) => boolean,
+): Promise<void> {
+  const firstLine = new Array<number>(plan.splits.length);
+  const next = new Map<number, number>();
+  plan.splits.forEach((s, k) => {
+    const at = next.get(s.fileIndex) ?? plan.files[s.fileIndex].headerLines;
+    firstLine[k] = at;
+    next.set(s.fileIndex, at + maps[k].lines);
+  });
+  for (let k = 0; k < maps.length; k++) {
+    if (!mine(k) || maps[k].rejects.length === 0) continue;
+    const source = plan.splits[k].url;
+    const rows = maps[k].rejects.map((r: TaskReject) => ({
+      source,
+      line: firstLine[k] + r.line + 1,
+      reason: r.reason,
+      raw: r.raw,
+    }));
+    const url = joinUrl(options.out, REJECTS, `part-${String(k).padStart(5, '0')}.parquet`);
+    await writeObject(url, [encodeRowsParquet(rows, REJECT_COLUMNS, `job "${options.job.name}", rejects`)]);
+  }
+}
+
+/** Removes files under the job's folders that this run did not write (parts of an earlier run). */
+async function removeStrays(
+  options: JobRunOptions,
+  reduces: JobReduceResult[],
+  maps: JobMapResult[],
+): Promise<void> {
+  const written = new Set<string>();
+  for (const r of reduces) for (const f of r.files) written.add(f.url);
+  maps.forEach((m, k) => {
+    if (m.rejects.length > 0)
+      written.add(joinUrl(options.out, REJECTS, `part-${String(k).padStart(5, '0')}.parquet`));
+  });
+  const storage = await storageFor(options.out);
+  const folders = [
+    REJECTS,
+    ...Object.values(options.job.outputs).flatMap((s) => (s.kind === 'pg' ? [] : [s.path])),
+  ];
+  for (const folder of folders)
+    for (const o of await storage.list(joinUrl(options.out, folder)))
+      if (!written.has(o.url)) await storage.delete(o.url);
+}
+
+/** The default run id: the job, its inputs' identities and every option that shapes the outputs. */
+function jobRunId(options: JobRunOptions, plan: JobPlan): string {
+  const shape = {
+    job: options.job.name,
+    inputs: plan.files.map((f) => [
+      f.input,
+      f.info.path,
+      f.info.size,
+      (f.info as { version?: string }).version ?? null,
+    ]),
+    options: options.jobOptions,
+    out: options.out,
+    partitions: options.partitions,
+    splitBytes: options.splitBytes,
+  };
+  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 12);
+}

@@ -1,0 +1,174 @@
+/**
+ * `defineJob` and the small constructors a job module is written with: `csv` / `jsonl` inputs,
+ * `reject` / `emit` results, `parquet` / `csvFile` / `jsonlFile` / `pgTable` outputs. A definition
+ * is checked once, when its module loads, so a mistake in a job names the job and the field
+ * before any data is read.
+ */
+
+import { UsageError } from '../errors.js';
+import type {
+  InputSpec,
+  JobDefinition,
+  OutputColumns,
+  Reject,
+  Schema,
+  SinkSpec,
+  StateSpec,
+  Update,
+} from './job-contract.js';
+
+/** Marks a checked definition; `Symbol.for` so two copies of the library agree. */
+const JOB_MARK = Symbol.for('shardflow.job');
+
+const NAME = /^[a-z][a-z0-9-]{0,62}$/;
+const FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const OUTPUT_TYPE = /^(string|int64|double|boolean|timestamp|date)\??$/;
+const REASON = /^[a-z][a-z0-9_]{0,62}$/;
+
+function fail(job: string, message: string): never {
+  throw new UsageError(`job "${job}": ${message}`);
+}
+
+/** Checks a job's declaration and returns it frozen; the module's default export. */
+export function defineJob<O = Record<string, unknown>>(definition: JobDefinition<O>): JobDefinition<O> {
+  const def = definition as JobDefinition<O> & { [JOB_MARK]?: true };
+  const name = String(def?.name ?? '');
+  if (!NAME.test(name)) fail(name, 'name must be lower-case letters, digits and "-", starting with a letter');
+  if (typeof def.description !== 'string' || def.description.length === 0)
+    fail(name, 'description must be a one-line string');
+  const inputs = Object.entries(def.inputs ?? {});
+  if (inputs.length === 0) fail(name, 'inputs must declare at least one input');
+  for (const [input, spec] of inputs) {
+    if (!NAME.test(input)) fail(name, `input "${input}": name must be lower-case letters, digits and "-"`);
+    if (spec.format !== 'csv' && spec.format !== 'jsonl')
+      fail(name, `input "${input}": format must be csv or jsonl (use the csv() or jsonl() constructors)`);
+    if (Object.keys(spec.schema?.columns ?? {}).length === 0)
+      fail(name, `input "${input}": the schema needs at least one column`);
+  }
+  if (!Array.isArray(def.stages) || def.stages.length === 0)
+    fail(name, 'stages must hold at least one stage');
+  def.stages.forEach((stage, i) => {
+    const where = `stage ${i} ("${stage?.name ?? ''}")`;
+    if (!NAME.test(stage?.name ?? ''))
+      fail(name, `${where}: name must be lower-case letters, digits and "-"`);
+    if (typeof stage.map !== 'function') fail(name, `${where}: map must be a function`);
+    if (typeof stage.state !== 'function') checkState(name, where, stage.state);
+    for (const input of stage.inputs ?? [])
+      if (i > 0 || !(input in def.inputs)) fail(name, `${where}: unknown input "${input}"`);
+  });
+  const outputs = Object.entries(def.outputs ?? {});
+  if (outputs.length === 0) fail(name, 'outputs must declare at least one sink');
+  const paths = new Set<string>(['rejects']);
+  for (const [output, sink] of outputs) {
+    if (!NAME.test(output)) fail(name, `output "${output}": name must be lower-case letters, digits and "-"`);
+    for (const [column, type] of Object.entries(sink.columns ?? {})) {
+      if (!FIELD.test(column)) fail(name, `output "${output}": column "${column}" is not a valid name`);
+      if (!OUTPUT_TYPE.test(type))
+        fail(name, `output "${output}": column "${column}" has unknown type "${type}"`);
+    }
+    if (Object.keys(sink.columns ?? {}).length === 0) fail(name, `output "${output}": declare its columns`);
+    if (sink.kind === 'pg') {
+      if (sink.mode === 'upsert' && (sink.key ?? []).length === 0)
+        fail(name, `output "${output}": an upsert table needs key columns`);
+      for (const k of sink.key ?? [])
+        if (!(k in sink.columns))
+          fail(name, `output "${output}": key column "${k}" is not one of its columns`);
+    } else {
+      if (!/^[a-z0-9][a-z0-9_.-]*$/.test(sink.path) || sink.path.includes('..'))
+        fail(name, `output "${output}": path "${sink.path}" must be one plain folder name`);
+      if (paths.has(sink.path))
+        fail(name, `output "${output}": path "${sink.path}" is used twice (or reserved)`);
+      paths.add(sink.path);
+    }
+  }
+  for (const [option, spec] of Object.entries(def.options ?? {})) {
+    if (!NAME.test(option)) fail(name, `option "${option}": name must be lower-case letters, digits and "-"`);
+    if (!['string', 'integer', 'number', 'boolean', 'duration'].includes(spec.type))
+      fail(name, `option "${option}": unknown type "${String(spec.type)}"`);
+  }
+  return Object.freeze(
+    Object.assign(Object.create(null) as object, def, { [JOB_MARK]: true }),
+  ) as JobDefinition<O>;
+}
+
+/** Checks a stage's state: at least one field, each an aggregate. */
+export function checkState(job: string, where: string, state: StateSpec): StateSpec {
+  const fields = Object.entries(state ?? {});
+  if (fields.length === 0) fail(job, `${where}: state must declare at least one aggregate`);
+  for (const [field, agg] of fields) {
+    if (!FIELD.test(field)) fail(job, `${where}: state field "${field}" is not a valid name`);
+    for (const fn of ['init', 'update', 'merge', 'finalize', 'encode', 'decode'] as const)
+      if (typeof (agg as unknown as Record<string, unknown> | undefined)?.[fn] !== 'function')
+        fail(job, `${where}: state field "${field}" is not an aggregate (it has no ${fn}())`);
+  }
+  return state;
+}
+
+/** A stage's state for a run's options (a stage may build it from them). */
+export function stageState(
+  job: JobDefinition,
+  s: number,
+  options: Readonly<Record<string, unknown>>,
+): StateSpec {
+  const stage = job.stages[s];
+  const state =
+    typeof stage.state === 'function' ? (stage.state as (o: unknown) => StateSpec)(options) : stage.state;
+  return checkState(job.name, `stage ${s} ("${stage.name}")`, state);
+}
+
+/** True for a definition returned by {@link defineJob}. */
+export function isJobDefinition(value: unknown): value is JobDefinition {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[JOB_MARK] === true;
+}
+
+/** A CSV input (RFC 4180, header line, UTF-8). */
+export function csv(schema: Schema): InputSpec {
+  return Object.freeze({ format: 'csv', schema });
+}
+
+/** A JSON Lines input: one object per line. */
+export function jsonl(schema: Schema): InputSpec {
+  return Object.freeze({ format: 'jsonl', schema });
+}
+
+/** A reject with a reason code (lower snake case); it goes to the rejects output with its line. */
+export function reject(reason: string): Reject {
+  if (!REASON.test(reason)) throw new UsageError(`reject reason "${reason}" must be lower snake case`);
+  return { reject: reason };
+}
+
+/** One keyed update. */
+export function emit(key: string | number | bigint, values: Record<string, unknown> = {}): Update {
+  return { key: String(key), values };
+}
+
+/** Parquet parts, one per reduce partition: `<out>/<path>/part-PPPPP.parquet`. */
+export function parquet(path: string, columns: OutputColumns): SinkSpec {
+  return Object.freeze({ kind: 'parquet', path, columns });
+}
+
+/** CSV parts with a header line (csv-stringify), one per reduce partition. */
+export function csvFile(path: string, columns: OutputColumns): SinkSpec {
+  return Object.freeze({ kind: 'csv', path, columns });
+}
+
+/** JSON Lines parts, one per reduce partition. */
+export function jsonlFile(path: string, columns: OutputColumns): SinkSpec {
+  return Object.freeze({ kind: 'jsonl', path, columns });
+}
+
+/** A PostgreSQL table, loaded with COPY in one transaction with the run's ledger row. */
+export function pgTable(
+  table: string,
+  columns: OutputColumns,
+  options: { mode?: 'replace' | 'once' | 'upsert'; key?: readonly string[] } = {},
+): SinkSpec {
+  return Object.freeze({ kind: 'pg', table, columns, mode: options.mode ?? 'replace', key: options.key });
+}
+
+/** True when `value` is what {@link reject} returns. */
+export function isReject(value: unknown): value is Reject {
+  return typeof value === 'object' && value !== null && typeof (value as Reject).reject === 'string';
+}
+
+export type { Update };
