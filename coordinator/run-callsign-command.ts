@@ -29,6 +29,7 @@ export async function runCallsignCommand(
     workers: options.workers,
     storage: options.storage,
     metricsPort: options.metricsPort,
+    tmpDir: options.tmpDir,
     log: hooks.log,
   });
   const { metrics, pool, counters, live } = session;
@@ -41,7 +42,7 @@ export async function runCallsignCommand(
         out: options.out,
         partitions: options.partitions,
         splitBytes: options.splitBytes,
-        tmpDir: options.tmpDir,
+        tmpDir: session.scratch.path,
         onPlan: (totalBytes) => {
           if (options.progress)
             progress = startProgress({ label: 'callsign', totalBytes, read: () => counters.read() });

@@ -47,6 +47,7 @@ export async function runInteractionsCommand(
     workers: options.workers,
     storage: options.storage,
     metricsPort: options.metricsPort,
+    tmpDir: options.tmpDir,
     log: hooks.log,
   });
   const { metrics, pool, counters, live } = session;
@@ -90,7 +91,7 @@ export async function runInteractionsCommand(
         outputs: options.outputs,
         partitions: options.partitions,
         splitBytes: options.splitBytes,
-        tmpDir: options.tmpDir,
+        tmpDir: session.scratch.path,
         loader,
         shardedLoader,
         onPlan: (totalBytes) => {

@@ -1,7 +1,9 @@
 /**
  * What every `shardflow run <job>` sets up around its job: the run's metrics (with its run id and
- * reject reasons), the optional `/metrics` server, the storage options, the worker pool, and the
- * live feed of the workers' shared row and byte counters into Prometheus while the run lasts.
+ * reject reasons), the optional `/metrics` server, the storage options, the worker pool, the
+ * live feed of the workers' shared row and byte counters into Prometheus while the run lasts, the
+ * run's scratch directory for spill files (coordinator/scratch-dir.ts), and the SIGTERM / SIGINT
+ * handlers that stop the run in order (coordinator/signals.ts).
  */
 
 import { WorkerPool } from './worker-pool.js';
@@ -9,6 +11,9 @@ import { configureStorage, type StorageOptions } from '../io/storage.js';
 import { createRunMetrics, type RunMetrics } from '../metrics/run-metrics.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { LiveCounters } from '../metrics/live-counters.js';
+import { abortOpenWriters } from '../io/storage.js';
+import { openScratchDir, type ScratchDir } from './scratch-dir.js';
+import { handleStopSignals } from './signals.js';
 
 /** Options of {@link openRunSession}. */
 export interface RunSessionOptions {
@@ -20,6 +25,10 @@ export interface RunSessionOptions {
   workers: number;
   storage: StorageOptions;
   metricsPort?: number;
+  /** Where the run's scratch directory is made (`--tmp-dir`); default the OS temp directory. */
+  tmpDir?: string;
+  /** How long a stop on SIGTERM / SIGINT may take before the process exits anyway; default 10 s. */
+  stopTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
@@ -27,15 +36,30 @@ export interface RunSession {
   readonly metrics: RunMetrics;
   readonly pool: WorkerPool;
   readonly counters: LiveCounters;
+  /** The run's own scratch directory: spill files go under `scratch.path`; removed at close. */
+  readonly scratch: ScratchDir;
   /** Rows and bytes already fed to the metrics from the live counters. */
   readonly live: { rows: number; bytes: number };
   /** Stops the live feed (before the run tops the counters up to its exact totals). */
   stopFeed(): void;
-  /** Stops the feed, the pool and the metrics server. */
+  /**
+   * Stops the feed, the pool and the metrics server, removes the scratch directory and the signal
+   * handlers. During a stop by a signal it never settles: the stop ends the process.
+   */
   close(): Promise<void>;
 }
 
 export async function openRunSession(options: RunSessionOptions): Promise<RunSession> {
+  const scratch = await openScratchDir(options.tmpDir, { log: options.log });
+  try {
+    return await openWithScratch(options, scratch);
+  } catch (err) {
+    await scratch.remove();
+    throw err;
+  }
+}
+
+async function openWithScratch(options: RunSessionOptions, scratch: ScratchDir): Promise<RunSession> {
   const metrics = createRunMetrics({
     job: options.job,
     ...(options.labels ? { labels: options.labels } : {}),
@@ -65,18 +89,39 @@ export async function openRunSession(options: RunSessionOptions): Promise<RunSes
     live.bytes = now.bytes;
   }, 500).unref();
   const stopFeed = () => clearInterval(feed);
+  const signals = handleStopSignals({
+    ...(options.stopTimeoutMs === undefined ? {} : { timeoutMs: options.stopTimeoutMs }),
+    async stop() {
+      stopFeed();
+      // The workers abort their uploads before the pool ends them (a terminated thread would leave
+      // its multipart uploads open); only then is no thread writing into the scratch directory.
+      const [inWorkers, inMain] = await Promise.all([pool.abortWriters(), abortOpenWriters()]);
+      await pool.close();
+      await scratch.remove();
+      await server?.close();
+      return inWorkers + inMain;
+    },
+    lastResort: () => scratch.removeSync(),
+  });
   return {
     metrics,
     pool,
     counters,
+    scratch,
     live,
     stopFeed,
     async close() {
+      if (signals.stopping !== null) return signals.stopping;
+      signals.uninstall();
       stopFeed();
       try {
         await pool.close();
       } finally {
-        await server?.close();
+        try {
+          await server?.close();
+        } finally {
+          await scratch.remove();
+        }
       }
     },
   };

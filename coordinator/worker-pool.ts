@@ -7,7 +7,7 @@
 import { Piscina } from 'piscina';
 import type { RunMetrics } from '../metrics/run-metrics.js';
 import type { WorkerMessage } from '../workers/task.js';
-import type { StorageOptions } from '../io/storage.js';
+import { abortWorkerWriters, type StorageOptions } from '../io/storage.js';
 import { ShardflowError } from '../errors.js';
 
 /** Options of {@link WorkerPool}. */
@@ -71,6 +71,15 @@ export class WorkerPool {
         if (final) throw reviveError(err);
       }
     }
+  }
+
+  /**
+   * Asks every worker thread to abort its open writers (multipart uploads, temporary files), for a
+   * run that is stopping; resolves with how many, once every thread has answered or after
+   * `timeoutMs` (default 5 s). Call {@link close} next: it ends the threads and their tasks.
+   */
+  abortWriters(timeoutMs = 5000): Promise<number> {
+    return abortWorkerWriters(this.#pool.threads.length, timeoutMs);
   }
 
   async close(): Promise<void> {

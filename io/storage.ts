@@ -155,6 +155,8 @@ export async function writeObject(url: string, chunks: readonly Uint8Array[]): P
 
 let trackedLocal: Storage | undefined;
 const openWriters = new Set<ObjectWriter>();
+/** Commits under way: a stopping thread lets them finish (a rename, a last part) before it ends. */
+const commits = new Set<Promise<void>>();
 let stopping = false;
 
 /** `storage` with every writer it creates registered until its commit or abort. */
@@ -178,8 +180,11 @@ function tracked(writer: ObjectWriter, url: string): ObjectWriter {
   return {
     write: (chunk) => writer.write(chunk),
     commit: () => {
-      openWriters.delete(writer); // a commit under way completes: its object is whole
-      return writer.commit();
+      openWriters.delete(writer);
+      const commit = writer.commit();
+      const settled: Promise<void> = commit.catch(() => {}).finally(() => commits.delete(settled));
+      commits.add(settled);
+      return commit;
     },
     abort: () => {
       openWriters.delete(writer);
@@ -189,14 +194,16 @@ function tracked(writer: ObjectWriter, url: string): ObjectWriter {
 }
 
 /**
- * Aborts every writer of this thread that is neither committed nor aborted, and refuses new ones
- * from then on (the thread's run is stopping); resolves with how many were aborted.
+ * Aborts every writer of this thread that is neither committed nor aborted, waits for the commits
+ * under way (an object that is being completed ends whole, not as a temporary file or an open
+ * upload), and refuses new writers from then on (the thread's run is stopping); resolves with how
+ * many writers were aborted.
  */
 export async function abortOpenWriters(): Promise<number> {
   stopping = true;
   const writers = [...openWriters];
   openWriters.clear();
-  await Promise.all(writers.map((w) => w.abort().catch(() => {})));
+  await Promise.all([...writers.map((w) => w.abort().catch(() => {})), ...commits]);
   return writers.length;
 }
 
@@ -208,7 +215,7 @@ export function abortWritersOnRequest(): void {
   const channel = new BroadcastChannel(ABORT_CHANNEL);
   channel.unref();
   channel.onmessage = (event) => {
-    if ((event as MessageEvent<AbortMessage>).data.kind !== 'abort') return;
+    if ((event as { data: AbortMessage }).data.kind !== 'abort') return;
     void abortOpenWriters().then((writers) => channel.postMessage({ kind: 'aborted', writers }));
   };
 }
@@ -230,7 +237,7 @@ export function abortWorkerWriters(threads: number, timeoutMs: number): Promise<
     };
     const timer = setTimeout(done, timeoutMs);
     channel.onmessage = (event) => {
-      const message = (event as MessageEvent<AbortMessage>).data;
+      const message = (event as { data: AbortMessage }).data;
       if (message.kind !== 'aborted') return;
       writers += message.writers;
       if (++answers >= threads) done();
