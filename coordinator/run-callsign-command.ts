@@ -3,10 +3,11 @@
  * returns the summary and the validation report the CLI prints.
  */
 
-import { createHash } from 'node:crypto';
 import { startProgress, type Progress } from '../metrics/progress.js';
 import { openRunSession } from './run-session.js';
-import { runCallsign, type CallsignSummary } from '../jobs/callsign/run.js';
+import { expandCallsignInputs, runCallsign, type CallsignSummary } from '../jobs/callsign/run.js';
+import { computeRunId } from './run-id.js';
+import { configureStorage } from '../io/storage.js';
 import { REJECT_REASONS } from '../jobs/callsign/normalize-record.js';
 import type { ValidationReport } from '../jobs/callsign/validation-report.js';
 import type { CallsignTask } from '../jobs/callsign/tasks.js';
@@ -21,7 +22,20 @@ export async function runCallsignCommand(
   hooks: RunCallsignHooks = {},
 ): Promise<{ summary: CallsignSummary & { seconds: number; run_id: string }; report: ValidationReport }> {
   const started = performance.now();
-  const runId = callsignRunIdOf(options);
+  // The inputs are expanded once, first: the run id is made of their identity.
+  configureStorage(options.storage);
+  const files = await expandCallsignInputs(options);
+  const runId = computeRunId(
+    'callsign',
+    files.map(({ info }) => ({ path: info.url, size: info.size, version: info.version })),
+    {
+      // Which files are collections: the same files split differently are another run.
+      collectionFiles: files.filter((f) => f.kind === 'collections').length,
+      out: options.out,
+      partitions: options.partitions,
+      splitBytes: options.splitBytes,
+    },
+  );
   const session = await openRunSession({
     job: 'callsign',
     runId,
@@ -39,6 +53,7 @@ export async function runCallsignCommand(
       {
         collections: options.collections,
         predictions: options.predictions,
+        files,
         out: options.out,
         partitions: options.partitions,
         splitBytes: options.splitBytes,
@@ -68,17 +83,4 @@ export async function runCallsignCommand(
     progress?.stop();
     await session.close();
   }
-}
-
-/** The run's id: a digest of the job, its inputs and the options that shape its outputs. */
-export function callsignRunIdOf(options: CallsignRunOptions): string {
-  const shape = {
-    job: 'callsign',
-    collections: options.collections,
-    predictions: options.predictions,
-    out: options.out,
-    partitions: options.partitions,
-    splitBytes: options.splitBytes,
-  };
-  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 12);
 }

@@ -3,9 +3,10 @@
  * PostgreSQL loader, and returns the summary the CLI prints.
  */
 
-import { createHash } from 'node:crypto';
 import { createShuffleRunner } from './shuffle-runner.js';
-import { joinUrl } from '../io/storage.js';
+import { computeRunId } from './run-id.js';
+import { expandInputs } from '../io/input-paths.js';
+import { configureStorage, joinUrl } from '../io/storage.js';
 import { openRunSession } from './run-session.js';
 import { startProgress, type Progress } from '../metrics/progress.js';
 import { runInteractions, type InteractionsSummary } from '../jobs/interactions/run.js';
@@ -38,7 +39,17 @@ export async function runInteractionsCommand(
   const sharded = options.shard.count > 1 || options.shuffle !== undefined;
   const shuffleBytes = { written: 0, read: 0 };
   const shardLabel = `${options.shard.index}/${options.shard.count}`;
-  const runId = options.runId ?? runIdOf(options);
+  // The inputs are expanded once, first: the default run id is made of their identity.
+  configureStorage(options.storage);
+  const files = await expandInputs(options.inputs);
+  const runId =
+    options.runId ??
+    computeRunId('interactions', files, {
+      out: options.out,
+      outputs: [...options.outputs].sort(),
+      partitions: options.partitions,
+      splitBytes: options.splitBytes,
+    });
   const session = await openRunSession({
     job: 'interactions',
     runId,
@@ -87,6 +98,7 @@ export async function runInteractionsCommand(
     const summary = await runInteractions(
       {
         inputs: options.inputs,
+        files,
         out: options.out,
         outputs: options.outputs,
         partitions: options.partitions,
@@ -142,20 +154,4 @@ export async function runInteractionsCommand(
       }).catch((err: unknown) => hooks.log?.(`warning: ${(err as Error).message}`));
     }
   }
-}
-
-/**
- * The run's id: a digest of the job, its inputs and the options that shape its outputs, so the
- * same run gets the same id (metrics `run_id`, the summary's `run_id`).
- */
-export function runIdOf(options: RunOptions): string {
-  const shape = {
-    job: 'interactions',
-    inputs: options.inputs,
-    out: options.out,
-    outputs: [...options.outputs].sort(),
-    partitions: options.partitions,
-    splitBytes: options.splitBytes,
-  };
-  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 12);
 }

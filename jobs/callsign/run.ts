@@ -43,6 +43,8 @@ export interface CallsignOptions {
   /** Collections inputs: files, directories, globs or s3:// objects and prefixes. */
   collections: string[];
   predictions: string[];
+  /** The inputs already expanded (the command keys the run id on them); default expandCallsignInputs. */
+  files?: readonly CallsignInputFile[];
   /** Output root: a local directory or an s3:// prefix. */
   out: string;
   /** Reduce partitions (profile id hash mod P). */
@@ -96,10 +98,24 @@ async function expand(inputs: readonly string[], option: string): Promise<Object
   return out;
 }
 
-async function planInputs(options: CallsignOptions) {
-  const files: { kind: InputKind; info: ObjectInfo }[] = [];
+/** An expanded input file of the callsign job and which input it belongs to. */
+export interface CallsignInputFile {
+  kind: InputKind;
+  info: ObjectInfo;
+}
+
+/** Expands `--collections`, then `--predictions`, into files in input order. */
+export async function expandCallsignInputs(
+  options: Pick<CallsignOptions, 'collections' | 'predictions'>,
+): Promise<CallsignInputFile[]> {
+  const files: CallsignInputFile[] = [];
   for (const kind of ['collections', 'predictions'] as const)
     for (const info of await expand(options[kind], kind)) files.push({ kind, info });
+  return files;
+}
+
+async function planInputs(options: CallsignOptions) {
+  const files = options.files ?? (await expandCallsignInputs(options));
   const splits: CallsignSplit[] = [];
   let bytes = 0;
   files.forEach(({ kind, info }, fileIndex) => {

@@ -8,7 +8,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expandInputs } from '../../io/input-paths.js';
+import { expandInputs, type InputFile } from '../../io/input-paths.js';
 import { joinUrl, storageFor, writeObject, type Storage } from '../../io/storage.js';
 import { readCsvHeader } from '../../io/csv-header.js';
 import { writeParquetColumns } from '../../io/parquet-columns.js';
@@ -83,6 +83,8 @@ export interface InteractionsLoader {
 /** Options of {@link runInteractions}. */
 export interface InteractionsOptions {
   inputs: string[];
+  /** `inputs` already expanded (the command keys the run id on them); default expandInputs(inputs). */
+  files?: readonly InputFile[];
   out: string;
   outputs: ReadonlySet<OutputName>;
   /** Reduce partitions; default 64. */
@@ -138,7 +140,7 @@ interface PlannedSplit extends SplitTask {
 async function planInputs(
   options: InteractionsOptions,
 ): Promise<{ splits: PlannedSplit[]; bytes: number; progressBytes: number; files: number }> {
-  const files = await expandInputs(options.inputs);
+  const files = options.files ?? (await expandInputs(options.inputs));
   const splits: PlannedSplit[] = [];
   let bytes = 0;
   let progressBytes = 0;
