@@ -1,9 +1,11 @@
 /**
  * The run's piscina pool: submits tasks, keeps results in task order, retries a task whose worker
- * died (tasks are idempotent: deterministic outputs, atomic renames), and reports task timings and
- * pool gauges to the run's metrics.
+ * died or that threw a retryable error (a transient S3 failure; tasks are idempotent:
+ * deterministic outputs, atomic renames), and reports task timings and pool gauges to the run's
+ * metrics. Any other ShardflowError (bad input, a missing column) is final at once.
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Piscina } from 'piscina';
 import type { RunMetrics } from '../metrics/run-metrics.js';
 import type { WorkerMessage } from '../workers/task.js';
@@ -19,9 +21,16 @@ export interface WorkerPoolOptions {
   /** Storage options for the workers (S3 endpoint, …); default: none. */
   storage?: StorageOptions;
   metrics?: RunMetrics;
-  /** Attempts per task when a worker fails; default 2. */
+  /** Attempts per task when a worker dies or a task throws a retryable error; default 2. */
   attempts?: number;
+  /** Wait before the second attempt, doubled for each later one, in ms; default 500. */
+  retryDelayMs?: number;
+  /** The worker module's file URL; default `workers/task.js` (tests load their own). */
+  filename?: string;
 }
+
+/** Defaults of {@link WorkerPoolOptions}. */
+export const WORKER_POOL_DEFAULTS = Object.freeze({ attempts: 2, retryDelayMs: 500 });
 
 export class WorkerPool {
   readonly #pool: Piscina;
@@ -29,11 +38,12 @@ export class WorkerPool {
   readonly #storage: StorageOptions | undefined;
   readonly #metrics: RunMetrics | undefined;
   readonly #attempts: number;
+  readonly #retryDelayMs: number;
   readonly #sampler: NodeJS.Timeout;
 
   constructor(options: WorkerPoolOptions) {
     this.#pool = new Piscina({
-      filename: new URL('../workers/task.js', import.meta.url).href,
+      filename: options.filename ?? new URL('../workers/task.js', import.meta.url).href,
       minThreads: options.workers,
       maxThreads: options.workers,
       idleTimeout: 60_000,
@@ -43,7 +53,8 @@ export class WorkerPool {
     this.#counters = options.counters;
     this.#storage = options.storage;
     this.#metrics = options.metrics;
-    this.#attempts = options.attempts ?? 2;
+    this.#attempts = options.attempts ?? WORKER_POOL_DEFAULTS.attempts;
+    this.#retryDelayMs = options.retryDelayMs ?? WORKER_POOL_DEFAULTS.retryDelayMs;
     this.#sampler = setInterval(() => this.#metrics?.samplePool(this.#pool), 500).unref();
   }
 
@@ -56,7 +67,7 @@ export class WorkerPool {
     return Promise.all(tasks.map((task) => this.run<R>(job, stage, task)));
   }
 
-  /** Runs one task, retrying it when its worker fails. */
+  /** Runs one task, retrying it when its worker dies or it throws a retryable error. */
   async run<R>(job: WorkerMessage['job'], stage: string, task: WorkerMessage['task']): Promise<R> {
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
@@ -66,9 +77,14 @@ export class WorkerPool {
         this.#metrics?.recordTask(stage, (performance.now() - started) / 1000, 'ok');
         return result;
       } catch (err) {
-        const final = attempt >= this.#attempts || err instanceof ShardflowError || isShardflowLike(err);
+        // A ShardflowError is final unless it says retrying may help; anything else is a worker
+        // that died or a bug, which one more attempt tells from a crash of the moment.
+        const shardflow = err instanceof ShardflowError || isShardflowLike(err);
+        const retryable = !shardflow || (err as { retryable?: unknown }).retryable === true;
+        const final = attempt >= this.#attempts || !retryable;
         this.#metrics?.recordTask(stage, (performance.now() - started) / 1000, final ? 'failed' : 'retried');
         if (final) throw reviveError(err);
+        if (shardflow) await sleep(this.#retryDelayMs * 2 ** (attempt - 1));
       }
     }
   }
@@ -88,8 +104,8 @@ export class WorkerPool {
   }
 }
 
-// Errors cross the thread boundary as plain Errors with their own properties copied; a
-// ShardflowError thrown in a worker keeps its `code` and `exitCode` that way.
+// A ShardflowError thrown in a worker crosses the thread boundary as a plain object with its own
+// properties (errorForThread in workers/task.ts): its `code`, `exitCode` and `retryable`.
 function isShardflowLike(err: unknown): boolean {
   return (
     typeof err === 'object' &&
@@ -101,6 +117,17 @@ function isShardflowLike(err: unknown): boolean {
 
 function reviveError(err: unknown): unknown {
   if (err instanceof ShardflowError || !isShardflowLike(err)) return err;
-  const e = err as Error & { code: string; exitCode: number };
-  return new ShardflowError(e.code, e.message, { exitCode: e.exitCode, cause: err });
+  const e = err as {
+    code: string;
+    exitCode: number;
+    retryable?: unknown;
+    message?: unknown;
+    stack?: unknown;
+  };
+  const revived = new ShardflowError(e.code, String(e.message), {
+    exitCode: e.exitCode,
+    retryable: e.retryable === true,
+  });
+  if (typeof e.stack === 'string' && e.stack !== '') revived.stack = e.stack; // where the worker threw
+  return revived;
 }

@@ -10,7 +10,8 @@
  * - Writes stream through a multipart upload (`partSize` × `queueSize` bytes of memory at most) and
  *   appear only when the upload completes; a failed or aborted upload is aborted on the server.
  * - Errors are one line naming the bucket and key and the cause; a missing bucket or object or a
- *   refused access is an InputError (exit 2): retrying cannot fix it.
+ *   refused access is an InputError (exit 2): retrying cannot fix it. A transient failure that
+ *   outlasts the attempts is `E_S3_UNAVAILABLE` with `retryable: true`, which the pool retries.
  */
 
 import { PassThrough, type Readable } from 'node:stream';
@@ -101,9 +102,15 @@ export function s3Error(url: string, action: string, err: unknown): ShardflowErr
       cause: err,
     });
   }
-  const code = isTransient(err) ? 'E_S3_UNAVAILABLE' : 'E_S3';
+  // A transient failure that outlasted the SDK's (or the read's) own attempts: the worker pool
+  // runs the task again, later, rather than failing the run at once.
+  const retryable = isTransient(err);
   const where = status === undefined ? '' : ` HTTP ${status}`;
-  return new ShardflowError(code, `${url}: ${action} failed (${name}${where}: ${detail})`, { cause: err });
+  return new ShardflowError(
+    retryable ? 'E_S3_UNAVAILABLE' : 'E_S3',
+    `${url}: ${action} failed (${name}${where}: ${detail})`,
+    { cause: err, retryable },
+  );
 }
 
 function firstLine(text: string): string {

@@ -116,6 +116,7 @@ function assertPermanent(err: unknown, code: string, where: string): true {
   assert.ok(err instanceof ShardflowError, `not a ShardflowError: ${String(err)}`);
   assert.equal(err.code, code, err.message);
   assert.equal(err.exitCode, 2);
+  assert.equal(err.retryable, false, 'retrying cannot fix it');
   assert.ok(!err.message.includes('\n'), `more than one line: ${err.message}`);
   assert.ok(err.message.includes(where), `does not name ${where}: ${err.message}`);
   assert.ok(!err.message.includes(S3RVER_CREDENTIALS.secretAccessKey), `leaks the secret: ${err.message}`);
@@ -362,6 +363,7 @@ test('s3: an upload whose parts keep failing rejects with E_S3_UNAVAILABLE and l
     (err: unknown) => {
       assert.ok(err instanceof ShardflowError);
       assert.equal(err.code, 'E_S3_UNAVAILABLE', err.message);
+      assert.equal(err.retryable, true, 'the pool may run the task again');
       assert.ok(err.message.includes(url), err.message);
       return true;
     },

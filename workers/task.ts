@@ -12,6 +12,7 @@ import type { InteractionsTask } from '../jobs/interactions/tasks.js';
 import { runCallsignTask } from '../jobs/callsign/stages.js';
 import type { CallsignTask } from '../jobs/callsign/tasks.js';
 import { runJobTask, type JobTask } from './job-task.js';
+import { errorForThread } from '../errors.js';
 
 /** What the coordinator posts to a worker. */
 export interface WorkerMessage {
@@ -54,7 +55,17 @@ function transferables(value: unknown): ArrayBuffer[] {
   return out;
 }
 
-export default async function task(message: WorkerMessage): Promise<unknown> {
+/**
+ * The piscina entry. A thrown ShardflowError crosses to the pool as a plain object (see
+ * errorForThread): the pool needs its code, exit code and whether retrying may help.
+ */
+export default function task(message: WorkerMessage): Promise<unknown> {
+  return runTask(message).catch((err: unknown) => {
+    throw errorForThread(err);
+  });
+}
+
+async function runTask(message: WorkerMessage): Promise<unknown> {
   configureStorage(message.storage ?? {});
   const counters = message.counters ? LiveCounters.from(message.counters) : null;
   const onProgress = counters
