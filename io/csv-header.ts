@@ -1,7 +1,8 @@
 /**
  * Reads and maps a CSV header: names are trimmed and matched case-insensitively, extra columns are
  * ignored, a UTF-8 byte order mark is skipped, and a missing required column stops the run with a
- * message that names it, the file, and the columns found.
+ * message that names it, the file, and the columns found; so does a required column named twice
+ * (`user_id,…,User_ID`), with both positions.
  */
 
 import { gunzip } from './gunzip.js';
@@ -84,6 +85,15 @@ export async function readCsvHeader(
   const lower = found.map((n) => n.trim().toLowerCase());
   const indices = required.map((col) => {
     const i = lower.indexOf(col.toLowerCase());
+    const again = i < 0 ? -1 : lower.indexOf(col.toLowerCase(), i + 1);
+    if (again >= 0) {
+      // Which one the user meant is a guess either way: stop rather than read the first silently.
+      throw new InputError(
+        'E_AMBIGUOUS_HEADER',
+        `${path}: the header names column "${col}" twice, as "${found[i].trim()}" (column ${i + 1}) and "${found[again].trim()}" (column ${again + 1}); rename or remove one`,
+        { file: path },
+      );
+    }
     if (i < 0) {
       throw new InputError(
         'E_MISSING_COLUMN',

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { readCsvHeader } from '../io/csv-header.js';
+import { INTERACTION_COLUMNS } from '../jobs/interactions/rules.js';
 import {
   readParquetRows,
   readParts,
@@ -262,4 +264,27 @@ test('--input takes several paths in a row, as a shell glob expands, in command-
   ]);
   assert.equal(stray.code, 2);
   assert.match(stray.stderr, /unexpected argument/);
+});
+
+test('a header naming a required column twice (after trimming and case): exit 2, one line with both positions', async (t) => {
+  const dir = await tempDir(t, 'shardflow-header-');
+  const input = join(dir, 'twice.csv');
+  await writeFile(
+    input,
+    'interaction_id,user_id,product_id,action,timestamp, User_ID \n1,10,100,view,2024-01-01 10:00:00,11\n',
+  );
+  const [line] = await failing(input, join(dir, 'out'));
+  assert.ok(line.includes(input), line);
+  assert.ok(line.includes('user_id'), line);
+  assert.match(line, /column 2\b.*column 6\b/);
+  await assert.rejects(readCsvHeader(input, INTERACTION_COLUMNS), {
+    code: 'E_AMBIGUOUS_HEADER',
+    exitCode: 2,
+  });
+  // A repeated column the job does not read is still ignored.
+  await writeFile(
+    input,
+    'note,interaction_id,user_id,product_id,action,timestamp,NOTE\nx,1,10,100,view,2024-01-01 10:00:00,y\n',
+  );
+  assert.deepEqual((await readCsvHeader(input, INTERACTION_COLUMNS)).indices, [1, 2, 3, 4, 5]);
 });
