@@ -132,7 +132,8 @@ export function convertText(text: string, type: ColumnType): Converted {
 
 /** A JSON value → the column's type (numbers and strings are accepted for each other). */
 export function convertJson(value: unknown, type: ColumnType): Converted {
-  if (typeof value === 'string') return convertText(value.trim(), type);
+  // A string column keeps the value as written (as CSV does): a key must not depend on the format.
+  if (typeof value === 'string') return type === 'string' ? value : convertText(value.trim(), type);
   if (typeof value === 'number') {
     if (type === 'string') return String(value);
     if (type === 'integer') return Number.isSafeInteger(value) ? value : { reason: 'bad_integer' };
