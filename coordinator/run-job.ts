@@ -5,8 +5,7 @@
  * named by URL; nothing here knows any job.
  */
 
-import { createHash } from 'node:crypto';
-import { joinUrl, storageFor, writeObject } from '../io/storage.js';
+import { configureStorage, joinUrl, storageFor, writeObject } from '../io/storage.js';
 import { encodeRowsParquet } from '../io/row-encode.js';
 import { finishPgTable, preparePgTable, type PgTableSpec } from '../io/pg-table-sink.js';
 import type { PgServerTarget } from '../io/pg-config.js';
@@ -18,7 +17,8 @@ import type { JobMapResult, JobReduceResult, JobTask, TaskReject } from '../work
 import { planJobInputs, wholeFileSplit, type JobPlan } from './job-plan.js';
 import { openRunSession, type RunSession } from './run-session.js';
 import { createShuffleRunner } from './shuffle-runner.js';
-import type { CommonRunOptions, RunOptions } from './run-options.js';
+import { computeRunId } from './run-id.js';
+import { checkOutDirectory, type CommonRunOptions, type RunOptions } from './run-options.js';
 
 /** Everything `shardflow run <job>` decided before the run starts. */
 export interface JobRunOptions
@@ -74,6 +74,8 @@ export async function runJob(options: JobRunOptions): Promise<JobRunSummary> {
   const { job, shard } = options;
   const sharded = shard.count > 1 || options.shuffle !== undefined;
   const shardLabel = `${shard.index}/${shard.count}`;
+  configureStorage(options.storage); // the plan lists and reads s3:// inputs
+  await checkOutDirectory(options.out);
   const plan = await planJobInputs(job, options.inputs, options.splitBytes);
   const runId = options.runId ?? jobRunId(options, plan);
   const session = await openRunSession({
@@ -276,8 +278,9 @@ async function runStages(
   const rejected: Record<string, number> = {};
   for (const r of [...maps, ...reduces])
     for (const [reason, n] of Object.entries(r.rejected)) rejected[reason] = (rejected[reason] ?? 0) + n;
+  // Rows out count this shard's own partitions; the row counts above are the whole run's.
   const rowsOut: Record<string, number> = {};
-  for (const r of reduces) {
+  for (const r of reduces.filter((_, p) => p % shard.count === shard.index)) {
     for (const f of r.files) rowsOut[f.output] = (rowsOut[f.output] ?? 0) + f.rows;
     for (const [o, n] of Object.entries(r.pgRows)) rowsOut[o] = (rowsOut[o] ?? 0) + (n ?? 0);
   }
@@ -394,18 +397,15 @@ async function removeStrays(
 
 /** The default run id: the job, its inputs' identities and every option that shapes the outputs. */
 function jobRunId(options: JobRunOptions, plan: JobPlan): string {
-  const shape = {
-    job: options.job.name,
-    inputs: plan.files.map((f) => [
-      f.input,
-      f.info.path,
-      f.info.size,
-      (f.info as { version?: string }).version ?? null,
-    ]),
-    options: options.jobOptions,
-    out: options.out,
-    partitions: options.partitions,
-    splitBytes: options.splitBytes,
-  };
-  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 12);
+  return computeRunId(
+    options.job.name,
+    plan.files.map((f) => f.info),
+    {
+      inputs: plan.files.map((f) => f.input),
+      options: options.jobOptions,
+      out: options.out,
+      partitions: options.partitions,
+      splitBytes: options.splitBytes,
+    },
+  );
 }

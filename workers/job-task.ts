@@ -8,12 +8,12 @@
  *   either map the rows into the next stage's keyed state or write them to the job's sinks.
  */
 
-import { isUtf8 } from 'node:buffer';
 import { ShardflowError } from '../errors.js';
 import { readCsvSplit } from '../io/split-reader.js';
 import { readJsonlSplit } from '../io/jsonl-split-reader.js';
 import { fieldText, type CsvRecord } from '../io/csv-decoder.js';
 import { joinUrl, writeObject } from '../io/storage.js';
+import { escapeNul, isCleanText, storableText } from '../io/utf8-check.js';
 import { encodeRowsJsonl, encodeRowsParquet, encodeRowsCsv } from '../io/row-encode.js';
 import { loadPgPart, type PgTableSpec } from '../io/pg-table-sink.js';
 import { openSqlClient, type SqlClient } from '../io/sql-client.js';
@@ -221,7 +221,7 @@ async function mapSplit(
         line++;
         if (!tooLong && text.trim() === '') return;
         folder.rowsRead++;
-        if (tooLong) folder.reject(line, 'line_too_long', () => text);
+        if (tooLong) folder.reject(line, 'line_too_long', () => escapeNul(text));
         else folder.apply(jsonRecordResult(text, bound, stage, ctx), line, base + offset++, () => text);
         tick();
       },
@@ -230,8 +230,8 @@ async function mapSplit(
         const position = base + offset++;
         if (isBlank(buf, start, end)) return;
         folder.rowsRead++;
-        const raw = () => buf.toString('utf8', start, end);
-        if (!cleanText(buf, start, end)) return folder.reject(line, 'bad_encoding', raw);
+        const raw = () => storableText(buf, start, end);
+        if (!isCleanText(buf, start, end)) return folder.reject(line, 'bad_encoding', raw);
         folder.apply(
           jsonRecordResult(buf.toString('utf8', start, end), bound, stage, ctx),
           line,
@@ -267,12 +267,6 @@ function callMap(stage: StageSpec, record: Readonly<Record<string, unknown>>, ct
   }
 }
 
-/** No NUL byte and valid UTF-8: the rule every input follows (else `bad_encoding`). */
-function cleanText(buf: Uint8Array, start: number, end: number): boolean {
-  const view = buf.subarray(start, end);
-  return view.indexOf(0) < 0 && isUtf8(view);
-}
-
 function isBlank(buf: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (buf[i] !== 32 && buf[i] !== 9 && buf[i] !== 13) return false;
   return true;
@@ -281,7 +275,7 @@ function isBlank(buf: Uint8Array, start: number, end: number): boolean {
 /** A CSV record as the schema's object, or the reason it is rejected. */
 function csvRecord(rec: CsvRecord, bound: BoundSchema, width: number): Record<string, unknown> | string {
   if (rec.malformed || rec.fieldCount !== width) return 'malformed_row';
-  if (!cleanText(rec.buf, rec.rawStart, rec.rawEnd)) return 'bad_encoding';
+  if (!isCleanText(rec.buf, rec.rawStart, rec.rawEnd)) return 'bad_encoding';
   const out: Record<string, unknown> = {};
   for (let c = 0; c < bound.names.length; c++) {
     const i = bound.fieldIndex[c];
