@@ -7,6 +7,7 @@ import { startProgress, type Progress } from '../metrics/progress.js';
 import { openRunSession } from './run-session.js';
 import { expandCallsignInputs, runCallsign, type CallsignSummary } from '../jobs/callsign/run.js';
 import { computeRunId } from './run-id.js';
+import { checkOutDirectory } from './run-options.js';
 import { configureStorage } from '../io/storage.js';
 import { REJECT_REASONS } from '../jobs/callsign/normalize-record.js';
 import type { ValidationReport } from '../jobs/callsign/validation-report.js';
@@ -24,6 +25,7 @@ export async function runCallsignCommand(
   const started = performance.now();
   // The inputs are expanded once, first: the run id is made of their identity.
   configureStorage(options.storage);
+  await checkOutDirectory(options.out);
   const files = await expandCallsignInputs(options);
   const runId = computeRunId(
     'callsign',

@@ -14,7 +14,7 @@ import type { PgInteractionsLoader, PgLoadStats } from './pg-interactions-loader
 import type { PgShardedLoader } from './pg-sharded-loader.js';
 import { REJECT_REASONS } from '../jobs/interactions/rules.js';
 import { interactionsTaskOwner, type InteractionsTask } from '../jobs/interactions/tasks.js';
-import type { RunOptions } from './run-options.js';
+import { checkOutDirectory, type RunOptions } from './run-options.js';
 
 export interface RunInteractionsHooks {
   /** Opens the PostgreSQL loader when the run loads a database. */
@@ -41,6 +41,7 @@ export async function runInteractionsCommand(
   const shardLabel = `${options.shard.index}/${options.shard.count}`;
   // The inputs are expanded once, first: the default run id is made of their identity.
   configureStorage(options.storage);
+  await checkOutDirectory(options.out);
   const files = await expandInputs(options.inputs);
   const runId =
     options.runId ??

@@ -3,7 +3,9 @@
  * messages name the option and say what to do.
  */
 
+import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { isS3Url, parseS3Url, type S3Options, type StorageOptions } from '../io/storage.js';
 import { DEFAULT_SPLIT_BYTES } from '../partitioners/plan-splits.js';
@@ -44,6 +46,32 @@ export const RUN_DEFAULTS = Object.freeze({
   splitBytes: DEFAULT_SPLIT_BYTES,
   pgSchema: 'public',
 });
+
+/**
+ * Where a run starts, before anything is read or written: `--out` must be a directory or a path
+ * that can become one. A local path that is a file, or lies under one, is E_OUT_NOT_DIR (exit 2),
+ * one line; an `s3://` prefix always qualifies (a key and a prefix of that name can coexist).
+ */
+export async function checkOutDirectory(out: string): Promise<void> {
+  if (isS3Url(out)) return;
+  const target = resolve(out);
+  // The nearest existing path: `out` itself, or the parent its directories will be made in.
+  for (let at = target; ; at = dirname(at)) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = (await stat(at)).isDirectory();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(at) !== at) continue;
+      throw err;
+    }
+    if (isDirectory) return;
+    const what = at === target ? 'is a file' : `lies under ${at}, which is a file`;
+    throw new UsageError(`--out ${out} ${what}, not a directory: pass a directory (or an s3:// prefix)`, {
+      code: 'E_OUT_NOT_DIR',
+    });
+  }
+}
 
 /** A whole number option from 1 to `max` (messages name `--name`); `fallback` when unset. */
 export function positiveInt(
