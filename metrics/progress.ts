@@ -37,7 +37,7 @@ export interface ProgressState {
   phase?: string;
   /** Self-rewriting terminal line (true) or plain log line (false). */
   tty: boolean;
-  /** Terminal columns the TTY line must fit in. Default 80. */
+  /** Terminal columns the TTY line must fit in. Default 80, also for 0 (what some terminals report). */
   width?: number;
 }
 
@@ -65,8 +65,14 @@ export function formatProgress(state: ProgressState): string {
     return `${state.label}: ${[[pct, size].filter(Boolean).join(' '), rows, ...tail].filter(Boolean).join(', ')}`;
   }
 
-  // Leave the last column free: writing into it makes some terminals wrap.
-  const max = Math.max(1, (state.width ?? PROGRESS_DEFAULTS.width) - 1);
+  // Leave the last column free: writing into it makes some terminals wrap. A terminal that reports
+  // 0 columns (a serial console, some CI pseudo-terminals) or none at all gets the default width,
+  // not a line cut to its first character.
+  const width =
+    state.width !== undefined && Number.isFinite(state.width) && state.width > 0
+      ? state.width
+      : PROGRESS_DEFAULTS.width;
+  const max = Math.max(1, width - 1);
   const tails =
     state.phase === undefined ? [[rowRate, byteRate, eta], [rowRate, eta], [eta], []] : [[state.phase]];
   // Narrow terminal: shrink the bar, then drop it, then the byte rate, row rate and ETA.

@@ -79,6 +79,38 @@ test('formatProgress: the TTY line fits the terminal width', () => {
   );
 });
 
+test('formatProgress: a terminal reporting 0 columns, or none, gets the default width', () => {
+  const atDefault = formatProgress({ ...base, width: 80 });
+  assert.match(atDefault, /^interactions \[#+-+\] {2}41% .* ETA 8s$/);
+  for (const width of [0, undefined, -1, Number.NaN]) {
+    assert.equal(formatProgress({ ...base, width }), atDefault, `width ${width}`);
+  }
+});
+
+test('startProgress on a TTY whose stream reports 0 columns draws whole lines', async () => {
+  // A real terminal cannot be made to report 0 columns on demand: a stream object that does.
+  const stream = Object.assign(new PassThrough(), { columns: 0 });
+  const output = collect(stream);
+  const progress = startProgress({
+    label: 'interactions',
+    totalBytes: 10e6,
+    read: () => ({ bytes: 5e6, rows: 5000 }),
+    stream,
+    tty: true,
+    intervalMs: 20,
+  });
+  await sleep(100);
+  progress.setPhase('writing outputs');
+  progress.stop();
+  const frames = output().split('\r\x1b[2K').filter(Boolean);
+  assert.ok(frames.length >= 2, JSON.stringify(output()));
+  for (const frame of frames.slice(0, -1)) {
+    assert.ok(frame.length > 1 && frame.length < 80, JSON.stringify(frame));
+    assert.match(frame, /^interactions .*50%/);
+  }
+  assert.ok(frames.some((f) => f.includes('writing outputs')));
+});
+
 function collect(stream: PassThrough): () => string {
   let out = '';
   stream.on('data', (d: Buffer) => (out += d.toString()));
