@@ -1,0 +1,252 @@
+/**
+ * `shardflow run <job>` as a user meets it: built-in names and job files (also from outside this
+ * repository, importing 'shardflow' as an installed package would), generated `--help`, `jobs`,
+ * `--version`, one-line errors with exit 2 for bad usage and bad input, exit 1 when a job's own
+ * code throws, and the engine's input rules (encoding, ambiguous headers, quoted line breaks
+ * across splits) for every job.
+ */
+
+import assert from 'node:assert/strict';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { readParts, runCli, tempDir, type CliResult } from './helpers/run-cli.js';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const REVENUE = fileURLToPath(new URL('../examples/customer-revenue.js', import.meta.url));
+const SESSIONS = fileURLToPath(new URL('../examples/user-sessions.js', import.meta.url));
+const RUN = ['--no-progress', '--json', '--no-pg', '--workers', '1', '--partitions', '4'];
+
+/** Asserts exit 2 and one line on stderr that matches `pattern`. */
+function usageError(result: CliResult, pattern: RegExp): void {
+  assert.equal(result.code, 2, `exit 2: ${result.stderr}`);
+  const lines = result.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line: ${result.stderr}`);
+  assert.match(lines[0], pattern);
+}
+
+function summary(result: CliResult): {
+  rows_read: number;
+  rejected_by_reason: Record<string, number>;
+  splits: number;
+} {
+  assert.equal(result.code, 0, result.stderr);
+  return JSON.parse(result.stdout.trim().split('\n').at(-1) as string) as ReturnType<typeof summary>;
+}
+
+test('jobs lists the built-in jobs with their descriptions; --version prints the package version', async () => {
+  const jobs = await runCli(['jobs']);
+  assert.equal(jobs.code, 0);
+  assert.match(jobs.stdout, /^interactions\s+\S.*$/m);
+  assert.match(jobs.stdout, /^callsign\s+\S.*$/m);
+  const version = await runCli(['--version']);
+  const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string };
+  assert.equal(version.stdout.trim(), `shardflow ${pkg.version}`);
+});
+
+test("run <job file> --help prints the job's inputs, options and outputs and the common options, exit 0", async () => {
+  const help = await runCli(['run', SESSIONS, '--help']);
+  assert.equal(help.code, 0, help.stderr);
+  for (const text of [
+    '--events',
+    '--gap',
+    'default 30m',
+    'sessions-jsonl',
+    'user_sessions (upsert)',
+    '--shard',
+    '--pg-schema',
+    '--json',
+  ])
+    assert.ok(help.stdout.includes(text), `help mentions ${text}:\n${help.stdout}`);
+});
+
+test('bad usage is one line naming the option, exit 2', async (t) => {
+  const dir = await tempDir(t);
+  const input = join(dir, 'e.jsonl');
+  await writeFile(input, '{"user_id":"a","ts":"2026-01-01T00:00:00Z"}\n');
+  usageError(
+    await runCli(['run', SESSIONS, '--events', input, '--out', join(dir, 'o'), '--bogus']),
+    /unknown option "--bogus"/,
+  );
+  usageError(
+    await runCli(['run', SESSIONS, '--events', input, '--out', join(dir, 'o'), '--gap', '5 minutes']),
+    /--gap must be a duration/,
+  );
+  usageError(await runCli(['run', SESSIONS, '--out', join(dir, 'o')]), /--events is required/);
+  usageError(await runCli(['run', SESSIONS, '--events', input]), /--out is required/);
+  usageError(
+    await runCli(['run', SESSIONS, '--events', input, '--out', join(dir, 'o'), '--workers']),
+    /--workers needs a value/,
+  );
+  usageError(
+    await runCli(['run', SESSIONS, '--events', input, '--out', join(dir, 'o'), '--partitions', '0']),
+    /--partitions/,
+  );
+  usageError(await runCli(['run', 'no-such-job', '--out', 'x']), /unknown job "no-such-job".*built-in jobs/);
+  usageError(await runCli(['run', './no/such/job.js']), /no such job file/);
+  usageError(
+    await runCli(['run', 'interactions', '--input', input, '--out', join(dir, 'o'), '--bogus']),
+    /unknown option "--bogus"/,
+  );
+  await writeFile(join(dir, 'not-a-job.mjs'), 'export default { name: "x" };\n');
+  usageError(await runCli(['run', join(dir, 'not-a-job.mjs'), '--out', 'x']), /default export is not a job/);
+  await writeFile(join(dir, 'file-as-out'), 'x');
+  usageError(
+    await runCli(['run', SESSIONS, '--events', input, '--out', join(dir, 'file-as-out'), ...RUN]),
+    /file-as-out/,
+  );
+});
+
+test("a user's job file outside the repository imports 'shardflow' like an installed package and runs", async (t) => {
+  const dir = await tempDir(t);
+  await mkdir(join(dir, 'node_modules'));
+  await symlink(REPO, join(dir, 'node_modules', 'shardflow'), 'dir');
+  await writeFile(
+    join(dir, 'words.mjs'),
+    `import { defineJob, csv, emit, reject, count, parquet } from 'shardflow';
+export default defineJob({
+  name: 'words',
+  description: 'count words per language',
+  inputs: { texts: csv({ columns: { lang: {}, text: {} } }) },
+  stages: [{
+    name: 'words',
+    map: (r) => (r.lang === 'xx' ? reject('unknown_language') : String(r.text).split(/\\s+/).map((w) => emit(r.lang + ':' + w.toLowerCase()))),
+    state: { n: count() },
+    finalize: (key, v) => ({ lang: key.split(':')[0], word: key.slice(key.indexOf(':') + 1), n: v.n }),
+  }],
+  outputs: { words: parquet('words', { lang: 'string', word: 'string', n: 'int64' }) },
+});
+`,
+  );
+  await writeFile(join(dir, 'texts.csv'), 'lang,text\nen,the cat the hat\nfr,le chat\nxx,zzz\nen,The end\n');
+  const s = summary(
+    await runCli([
+      'run',
+      join(dir, 'words.mjs'),
+      '--texts',
+      join(dir, 'texts.csv'),
+      '--out',
+      join(dir, 'out'),
+      ...RUN,
+    ]),
+  );
+  assert.deepEqual(s.rejected_by_reason, { unknown_language: 1 });
+  const rows = (await readParts(join(dir, 'out', 'words')))
+    .map((r) => `${String(r.lang)}:${String(r.word)}=${String(r.n)}`)
+    .sort();
+  assert.deepEqual(rows, ['en:cat=1', 'en:end=1', 'en:hat=1', 'en:the=3', 'fr:chat=1', 'fr:le=1']);
+
+  // A map that throws is the job's bug: exit 1, naming the stage.
+  await writeFile(
+    join(dir, 'broken.mjs'),
+    (await readFile(join(dir, 'words.mjs'), 'utf8')).replace("r.lang === 'xx'", 'r.lang.nope.x'),
+  );
+  const broken = await runCli([
+    'run',
+    join(dir, 'broken.mjs'),
+    '--texts',
+    join(dir, 'texts.csv'),
+    '--out',
+    join(dir, 'out2'),
+    ...RUN,
+  ]);
+  assert.equal(broken.code, 1, broken.stderr);
+  assert.match(broken.stderr, /stage "words": map threw/);
+});
+
+test('bad encoding (a NUL, invalid UTF-8) is a reject with its line; valid multi-byte text is kept', async (t) => {
+  const dir = await tempDir(t);
+  const input = join(dir, 'enc.jsonl');
+  const lines = [
+    Buffer.from('{"user_id":"é😀中","ts":"2026-01-01T00:00:00Z"}'),
+    Buffer.from('{"user_id":"a\u0000b","ts":"2026-01-01T00:00:00Z"}'.replace('\\u0000', '\u0000')),
+    Buffer.concat([
+      Buffer.from('{"user_id":"a'),
+      Buffer.from([0xff]),
+      Buffer.from('b","ts":"2026-01-01T00:00:00Z"}'),
+    ]),
+    Buffer.concat([
+      Buffer.from('{"user_id":"a'),
+      Buffer.from([0xc0, 0xaf]),
+      Buffer.from('b","ts":"2026-01-01T00:00:00Z"}'),
+    ]),
+    Buffer.from('{"user_id":"ab","ts":"2026-01-01T00:00:00Z"}'),
+  ];
+  await writeFile(input, Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')])));
+  const s = summary(await runCli(['run', SESSIONS, '--events', input, '--out', join(dir, 'out'), ...RUN]));
+  assert.deepEqual(s.rejected_by_reason, { bad_encoding: 3 });
+  const rejects = await readParts(join(dir, 'out', 'rejects'));
+  assert.deepEqual(
+    rejects.map((r) => [Number(r.line), r.reason]),
+    [
+      [2, 'bad_encoding'],
+      [3, 'bad_encoding'],
+      [4, 'bad_encoding'],
+    ],
+  );
+  assert.match(String(rejects[0].raw), /a\\0b/);
+  const users = (await readParts(join(dir, 'out', 'sessions'))).map((r) => r.user_id).sort();
+  assert.deepEqual(users, ['ab', 'é😀中']);
+});
+
+test('a CSV header naming a column twice (after the header rule) stops with one line, exit 2', async (t) => {
+  const dir = await tempDir(t);
+  const input = join(dir, 'orders.csv');
+  await writeFile(input, 'order_id,Customer,amount,Customer_ID,ordered_at\n1,a,1,b,2026-01-01\n');
+  usageError(
+    await runCli(['run', REVENUE, '--orders', input, '--out', join(dir, 'o'), ...RUN]),
+    /names column "customer_id" twice/,
+  );
+  await writeFile(input, 'order_id,amount,ordered_at\n1,1,2026-01-01\n');
+  usageError(
+    await runCli(['run', REVENUE, '--orders', input, '--out', join(dir, 'o'), ...RUN]),
+    /missing required column "customer_id"/,
+  );
+});
+
+test('a quoted line break in a CSV of many splits: the file is read again as one split, same answer', async (t) => {
+  const dir = await tempDir(t);
+  const rows = ['order_id,customer_id,amount,ordered_at'];
+  for (let i = 0; i < 3000; i++)
+    rows.push(
+      `${i},${i % 7 === 0 ? '"multi\nline"' : `c${i % 50}`},${(i % 13) + 0.5},2026-01-0${(i % 9) + 1}`,
+    );
+  const input = join(dir, 'orders.csv');
+  await writeFile(input, `${rows.join('\n')}\n`);
+  const small = summary(
+    await runCli([
+      'run',
+      REVENUE,
+      '--orders',
+      input,
+      '--out',
+      join(dir, 'small'),
+      ...RUN,
+      '--split-size',
+      '4KiB',
+    ]),
+  );
+  const whole = summary(
+    await runCli([
+      'run',
+      REVENUE,
+      '--orders',
+      input,
+      '--out',
+      join(dir, 'whole'),
+      ...RUN,
+      '--split-size',
+      '64MiB',
+    ]),
+  );
+  assert.ok(small.splits > 5);
+  assert.equal(small.rows_read, 3000);
+  assert.equal(whole.rows_read, 3000);
+  const customers = async (d: string) =>
+    (await readParts(join(d, 'customers'))).map((r) =>
+      JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)),
+    );
+  assert.deepEqual(await customers(join(dir, 'small')), await customers(join(dir, 'whole')));
+  assert.ok((await customers(join(dir, 'small'))).some((r) => r.includes('multi\\nline')));
+});
