@@ -86,6 +86,7 @@ export async function runJob(options: JobRunOptions): Promise<JobRunSummary> {
     workers: options.workers,
     storage: options.storage,
     metricsPort: options.metricsPort,
+    tmpDir: options.tmpDir,
     log: options.log,
   });
   let progress: Progress | undefined;
