@@ -154,15 +154,13 @@ function validateOptions(
   columns: readonly ParquetColumn[],
   options: ParquetColumnsOptions,
 ): Readonly<Required<ParquetColumnsOptions>> {
-  const merged = Object.freeze({
-    rowGroupRows: options.rowGroupRows ?? DEFAULT_OPTIONS.rowGroupRows,
-  });
-  const n = merged.rowGroupRows;
-  if (n !== Infinity && !(Number.isSafeInteger(n) && n > 0))
-    throw new RangeError(`options.rowGroupRows must be a positive integer, not ${n}`);
-  if (Math.ceil(rows / n) > MAX_ROW_GROUPS)
+  const given = options.rowGroupRows;
+  if (given !== undefined && !(Number.isSafeInteger(given) && given > 0))
+    throw new RangeError(`options.rowGroupRows must be a positive integer, not ${given}`);
+  const merged = Object.freeze({ rowGroupRows: given ?? DEFAULT_OPTIONS.rowGroupRows });
+  if (Math.ceil(rows / merged.rowGroupRows) > MAX_ROW_GROUPS)
     throw new RangeError(
-      `options.rowGroupRows of ${n} cuts ${rows} rows into more than ${MAX_ROW_GROUPS} row groups: use larger row groups`,
+      `options.rowGroupRows of ${given} cuts ${rows} rows into more than ${MAX_ROW_GROUPS} row groups: use larger row groups`,
     );
   for (const c of columns) {
     if (c.nulls !== undefined && c.nulls.length !== rows)
@@ -247,7 +245,7 @@ function writeColumn(out: ByteWriter, c: ParquetColumn, from: number, to: number
   let page: PageRows = { rows: to - from, levels: null, nullCount: null };
   let present: Int32Array | null = null; // the non-null rows, when some are null
   if (c.nulls !== undefined) {
-    const levels = new ByteWriter(16 + (to - from) / 4);
+    const levels = new ByteWriter(16 + Math.ceil((to - from) / 8));
     definitionLevels(levels, c.nulls, from, to);
     present = presentRows(c.nulls, from, to);
     page = { rows: to - from, levels: levels.finish(), nullCount: to - from - present.length };
@@ -288,7 +286,7 @@ function writeColumn(out: ByteWriter, c: ParquetColumn, from: number, to: number
       return plainChunk(out, start, page, body, c.statistics ? doubleStats(values, n) : null);
     }
     case 'boolean': {
-      const body = new ByteWriter(n / 8 + 1);
+      const body = new ByteWriter(Math.ceil(n / 8));
       plainBooleans(body, pick(c.values), n);
       return plainChunk(out, start, page, body.finish(), null);
     }

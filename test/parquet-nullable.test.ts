@@ -7,8 +7,18 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { Utf8Bytes, encodeParquetColumns, type ParquetColumn } from '../io/parquet-columns.js';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { parquetMetadata, parquetReadObjects } from 'hyparquet';
+import {
+  Utf8Bytes,
+  encodeParquetColumns,
+  type ParquetColumn,
+  type ParquetColumnsOptions,
+} from '../io/parquet-columns.js';
+import { tempDir } from './helpers/run-cli.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -152,4 +162,636 @@ test('byte identity: calls without nulls or options write the bytes they wrote b
     all.update(bytes);
   }
   assert.equal(all.digest('hex'), LEGACY_ALL_SHA256);
+});
+
+type Kind = ParquetColumn['kind'];
+const KINDS: readonly Kind[] = [
+  'int64',
+  'timestamp',
+  'count',
+  'dictionary-string',
+  'string',
+  'date',
+  'double',
+  'boolean',
+];
+/** A row's value: bigint (int64, timestamp µs), number (count, date days, double), string, boolean. */
+type Value = bigint | number | string | boolean;
+
+/** A column as the test means it: its values with null for a null row. */
+interface Spec {
+  name: string;
+  kind: Kind;
+  values: (Value | null)[];
+  /** Give the writer a `nulls` array (an OPTIONAL column), even when no value is null. */
+  nullable: boolean;
+  statistics: boolean;
+}
+
+const DICTIONARY = ['a', 'b', 'café ✓ 𝄞', '', 'x'.repeat(40)];
+const SPECIAL_DOUBLES = [
+  -0,
+  0,
+  NaN,
+  Infinity,
+  -Infinity,
+  5e-324,
+  -5e-324,
+  1e-310,
+  2.2250738585072014e-308,
+  1.7976931348623157e308,
+  -1.7976931348623157e308,
+  -1.5,
+];
+
+/** A random value of `kind` (timestamps whole milliseconds, so hyparquet's Dates are exact). */
+function randomValue(kind: Kind, r: () => number, shape: number): Value {
+  switch (kind) {
+    case 'int64':
+      return shape === 0
+        ? BigInt(Math.floor(r() * 50))
+        : shape === 1
+          ? BigInt(Math.floor(r() * 2 ** 52))
+          : BigInt(Math.floor(r() * 2 ** 53)) * (r() < 0.5 ? -1n : 1n) * 1024n;
+    case 'timestamp':
+      return BigInt(Math.floor((shape === 2 ? -1e9 : 1.6e9) * 1000 + r() * 3e10)) * 1000n;
+    case 'count':
+      return shape === 0
+        ? Math.floor(r() * 30)
+        : shape === 1
+          ? Math.floor(r() * 100_000)
+          : 2 ** 21 + Math.floor(r() * 9);
+    case 'dictionary-string':
+      return DICTIONARY[Math.floor(r() * DICTIONARY.length)];
+    case 'string':
+      return ['', 'plain', 'café ✓ 𝄞', 'y'.repeat(Math.floor(r() * 100))][Math.floor(r() * 4)];
+    case 'date':
+      return Math.floor(-25_000 + r() * 75_000);
+    case 'double':
+      return r() < 0.3
+        ? SPECIAL_DOUBLES[Math.floor(r() * SPECIAL_DOUBLES.length)]
+        : (r() - 0.5) * 10 ** (r() * 40 - 20);
+    case 'boolean':
+      return r() < 0.5;
+  }
+}
+
+/**
+ * The writer's column for a spec. Null rows hold placeholders that would show in the values, the
+ * statistics or as an error if they were written: a huge int64, NaN counts, an index past the
+ * dictionary, a far date, 1e300.
+ */
+function toColumn(spec: Spec): ParquetColumn {
+  const { name, values } = spec;
+  const rows = values.length;
+  const nulls = spec.nullable ? Uint8Array.from(values, (v) => (v === null ? 1 : 0)) : undefined;
+  const statistics = spec.statistics;
+  switch (spec.kind) {
+    case 'int64':
+    case 'timestamp': {
+      const w = BigInt64Array.from(values, (v) => (v === null ? 0x7ffffffffffffff0n : (v as bigint)));
+      return { name, kind: spec.kind, words: new Uint32Array(w.buffer), statistics, nulls };
+    }
+    case 'count':
+      return {
+        name,
+        kind: 'count',
+        values: Float64Array.from(values, (v) => (v === null ? NaN : (v as number))),
+        statistics,
+        nulls,
+      };
+    case 'dictionary-string':
+      return {
+        name,
+        kind: 'dictionary-string',
+        indices: Uint16Array.from(values, (v) => (v === null ? 65535 : DICTIONARY.indexOf(v as string))),
+        dictionary: DICTIONARY,
+        nulls,
+      };
+    case 'string': {
+      const text = new Utf8Bytes(rows + 1);
+      for (const v of values) text.push(Buffer.from(v === null ? '' : (v as string)));
+      const c = text.column(name);
+      return { ...c, nulls };
+    }
+    case 'date':
+      return {
+        name,
+        kind: 'date',
+        days: Int32Array.from(values, (v) => (v === null ? 2 ** 31 - 1 : (v as number))),
+        statistics,
+        nulls,
+      };
+    case 'double':
+      return {
+        name,
+        kind: 'double',
+        values: Float64Array.from(values, (v) => (v === null ? 1e300 : (v as number))),
+        statistics,
+        nulls,
+      };
+    case 'boolean':
+      return {
+        name,
+        kind: 'boolean',
+        values: Uint8Array.from(values, (v) => (v === true ? 1 : v === null ? 1 : 0)),
+        nulls,
+      };
+  }
+}
+
+/** A value as the test compares it, from the spec or from hyparquet (Dates to ms or days). */
+function canonical(kind: Kind, v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  switch (kind) {
+    case 'timestamp':
+      return v instanceof Date ? v.getTime() : Number((v as bigint) / 1000n);
+    case 'date':
+      return v instanceof Date ? v.getTime() / 86_400_000 : v;
+    case 'count':
+      return Number(v);
+    default:
+      return v;
+  }
+}
+
+/** DuckDB's SQL for a column, and its value as DuckDB returns it. */
+function duckdbSelect(spec: Spec): string {
+  const q = `"${spec.name}"`;
+  if (spec.kind === 'timestamp') return `epoch_us(${q})`;
+  if (spec.kind === 'date') return `(${q} - DATE '1970-01-01')`;
+  return q;
+}
+function duckdbValue(kind: Kind, v: Value | null): unknown {
+  if (v === null) return null;
+  if (kind === 'count' || kind === 'date') return BigInt(v as number);
+  return v;
+}
+
+const DUCKDB_TYPES: Record<Kind, string> = {
+  int64: 'BIGINT',
+  timestamp: 'TIMESTAMP',
+  count: 'BIGINT',
+  'dictionary-string': 'VARCHAR',
+  string: 'VARCHAR',
+  date: 'DATE',
+  double: 'DOUBLE',
+  boolean: 'BOOLEAN',
+};
+const PHYSICAL_TYPES: Record<Kind, string> = {
+  int64: 'INT64',
+  timestamp: 'INT64',
+  count: 'INT64',
+  'dictionary-string': 'BYTE_ARRAY',
+  string: 'BYTE_ARRAY',
+  date: 'INT32',
+  double: 'DOUBLE',
+  boolean: 'BOOLEAN',
+};
+
+/**
+ * The statistics a column chunk of rows [from, to) should carry: null_count on OPTIONAL columns
+ * (and with min/max), min/max when asked for a kind that has them, over the non-null values,
+ * NaN left out, a zero min as -0 and a zero max as +0 (parquet.thrift, ColumnOrder).
+ */
+function expectedStats(
+  spec: Spec,
+  from: number,
+  to: number,
+): { nullCount: number; min: unknown; max: unknown } | null {
+  const present = spec.values.slice(from, to).filter((v) => v !== null);
+  const nullCount = to - from - present.length;
+  const ordered = ['int64', 'timestamp', 'count', 'date', 'double'].includes(spec.kind);
+  const candidates = spec.kind === 'double' ? present.filter((v) => !Number.isNaN(v)) : present;
+  const withMinMax = spec.statistics && ordered && candidates.length > 0;
+  if (!withMinMax && !spec.nullable) return null;
+  if (!withMinMax) return { nullCount, min: undefined, max: undefined };
+  let min = candidates[0];
+  let max = candidates[0];
+  for (const v of candidates) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  if (spec.kind === 'double') {
+    if (min === 0) min = -0;
+    if (max === 0) max = 0;
+  }
+  return { nullCount, min: canonical(spec.kind, min), max: canonical(spec.kind, max) };
+}
+
+/**
+ * Writes `specs` (all of `rows` rows) with `options`, reads the file back with hyparquet and DuckDB
+ * and compares values, nulls, types, row groups and statistics.
+ */
+async function checkReadBack(
+  conn: DuckDBConnection,
+  dir: string,
+  label: string,
+  rows: number,
+  specs: Spec[],
+  options?: ParquetColumnsOptions,
+  readers: { hyparquet: boolean } = { hyparquet: true },
+): Promise<void> {
+  for (const s of specs) assert.equal(s.values.length, rows, `${label}: spec ${s.name}`);
+  const bytes = encodeParquetColumns(rows, specs.map(toColumn), 'test', options);
+  const file = join(dir, `${label.replace(/[^a-z0-9]+/gi, '-')}.parquet`);
+  await writeFile(file, bytes);
+  const groupRows = options?.rowGroupRows ?? Infinity;
+  const groups: [number, number][] = [];
+  for (let from = 0; groups.length === 0 || from < rows; from += groupRows)
+    groups.push([from, Math.min(rows, from + groupRows)]);
+
+  // DuckDB: the rows, in file order, and the types.
+  if (specs.length > 0) {
+    const got = await conn.runAndReadAll(
+      `SELECT ${specs.map(duckdbSelect).join(', ')} FROM read_parquet('${file}', file_row_number = true) ORDER BY file_row_number`,
+    );
+    const want = Array.from({ length: rows }, (_, i) => specs.map((s) => duckdbValue(s.kind, s.values[i])));
+    assert.deepEqual(got.getRows(), want, `${label}: DuckDB rows`);
+    const types = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${file}')`);
+    assert.deepEqual(
+      types.getRows().map((r) => `${r[0]} ${r[1]}`),
+      specs.map((s) => `${s.name} ${DUCKDB_TYPES[s.kind]}`),
+      `${label}: DuckDB types`,
+    );
+    // DuckDB's view of the statistics: null counts everywhere, min/max of integers and dates.
+    const meta = await conn.runAndReadAll(
+      `SELECT row_group_id, column_id, row_group_num_rows, stats_null_count, stats_min_value, stats_max_value FROM parquet_metadata('${file}') ORDER BY row_group_id, column_id`,
+    );
+    const wantMeta = groups.flatMap(([from, to], g) =>
+      specs.map((s, c) => {
+        const e = expectedStats(s, from, to);
+        const text = (v: unknown) =>
+          v === undefined || !['int64', 'count', 'date'].includes(s.kind)
+            ? null
+            : s.kind === 'date'
+              ? new Date((v as number) * 86_400_000).toISOString().slice(0, 10)
+              : String(v);
+        return [
+          BigInt(g),
+          BigInt(c),
+          BigInt(to - from),
+          e === null ? null : BigInt(e.nullCount),
+          text(e?.min),
+          text(e?.max),
+        ];
+      }),
+    );
+    const gotMeta = meta
+      .getRows()
+      .map((r) =>
+        ['int64', 'count', 'date'].includes(specs[Number(r[1])].kind) ? r : [...r.slice(0, 4), null, null],
+      );
+    assert.deepEqual(gotMeta, wantMeta, `${label}: DuckDB row groups and statistics`);
+  }
+
+  if (!readers.hyparquet) return;
+  // hyparquet: schema, row groups, typed statistics, and the rows.
+  const metadata = parquetMetadata(bytes.slice().buffer as ArrayBuffer);
+  assert.deepEqual(
+    metadata.schema.slice(1).map((e) => [e.name, e.type, e.repetition_type]),
+    specs.map((s) => [s.name, PHYSICAL_TYPES[s.kind], s.nullable ? 'OPTIONAL' : 'REQUIRED']),
+    `${label}: hyparquet schema`,
+  );
+  assert.equal(metadata.num_rows, BigInt(rows), `${label}: num_rows`);
+  assert.deepEqual(
+    metadata.row_groups.map((g) => Number(g.num_rows)),
+    groups.map(([from, to]) => to - from),
+    `${label}: row group sizes`,
+  );
+  metadata.row_groups.forEach((g, gi) => {
+    const [from, to] = groups[gi];
+    assert.equal(g.ordinal, gi, `${label}: group ${gi} ordinal`);
+    // Each group's chunks are its own: after the previous group's, a dictionary page in each.
+    const first = Number(
+      g.columns[0]?.meta_data?.dictionary_page_offset ?? g.columns[0]?.meta_data?.data_page_offset ?? 0,
+    );
+    if (gi > 0 && specs.length > 0) {
+      const previous = metadata.row_groups[gi - 1].columns.at(-1)?.meta_data;
+      assert.ok(first >= Number(previous?.data_page_offset), `${label}: group ${gi} after group ${gi - 1}`);
+    }
+    specs.forEach((s, c) => {
+      if (s.kind === 'dictionary-string')
+        assert.ok(
+          g.columns[c].meta_data?.dictionary_page_offset !== undefined,
+          `${label}: group ${gi} ${s.name} dictionary`,
+        );
+    });
+    specs.forEach((s, c) => {
+      const meta = g.columns[c].meta_data;
+      assert.equal(meta?.num_values, BigInt(to - from), `${label}: group ${gi} ${s.name} num_values`);
+      const e = expectedStats(s, from, to);
+      const st = meta?.statistics;
+      if (e === null) assert.equal(st, undefined, `${label}: group ${gi} ${s.name}: no statistics`);
+      else
+        assert.deepEqual(
+          {
+            nullCount: st?.null_count,
+            min: canonical(s.kind, st?.min_value),
+            max: canonical(s.kind, st?.max_value),
+          },
+          {
+            nullCount: BigInt(e.nullCount),
+            min: e.min === undefined ? null : e.min,
+            max: e.max === undefined ? null : e.max,
+          },
+          `${label}: group ${gi} ${s.name} statistics`,
+        );
+    });
+  });
+  const hy = await parquetReadObjects({ file: bytes.slice().buffer as ArrayBuffer });
+  assert.equal(hy.length, rows, `${label}: hyparquet rows`);
+  for (const s of specs)
+    assert.deepEqual(
+      hy.map((row) => canonical(s.kind, row[s.name])),
+      s.values.map((v) => canonical(s.kind, v)),
+      `${label}: hyparquet ${s.name}`,
+    );
+}
+
+async function duckdb(t: {
+  after: (fn: () => Promise<void>) => void;
+}): Promise<{ conn: DuckDBConnection; dir: string }> {
+  const dir = await tempDir(t);
+  const db = await DuckDBInstance.create(':memory:');
+  const conn = await db.connect();
+  t.after(async () => {
+    conn.closeSync();
+    db.closeSync();
+  });
+  return { conn, dir };
+}
+
+/** One column of each kind over `values` (a row's null applies to every kind), nullable or not. */
+function everyKind(nullAt: (i: number) => boolean, rows: number, seed: number, nullable = true): Spec[] {
+  const r = rng(seed);
+  return KINDS.map((kind, k) => ({
+    name: `${kind.replace('-', '_')}_${k}`,
+    kind,
+    values: Array.from({ length: rows }, (_, i) => (nullAt(i) ? null : randomValue(kind, r, k % 3))),
+    nullable,
+    statistics: true,
+  }));
+}
+
+test('doubles: -0, NaN, ±Infinity, subnormals and extremes read back bit for bit, statistics without NaN', async (t) => {
+  const { conn, dir } = await duckdb(t);
+  const specials = [...SPECIAL_DOUBLES, ...SPECIAL_DOUBLES.reverse()];
+  const plain = (name: string, values: (number | null)[], nullable = false): Spec => ({
+    name,
+    kind: 'double',
+    values,
+    nullable,
+    statistics: true,
+  });
+  await checkReadBack(conn, dir, 'doubles special', specials.length, [
+    plain('d', specials),
+    plain(
+      'dn',
+      specials.map((v, i) => (i % 5 === 2 ? null : v)),
+      true,
+    ),
+    { ...plain('no_stats', specials), statistics: false },
+  ]);
+  await checkReadBack(conn, dir, 'doubles zeros', 6, [
+    plain('pos_then_neg', [0, 0, -0, 0, -0, 0]), // min -0, max +0 whatever the order
+    plain('only_pos_zero', [0, 0, 0, 0, 0, 0]), // still min -0
+    plain('only_neg_zero', [-0, -0, -0, -0, -0, -0]), // still max +0
+    plain('nan_and_zero', [NaN, -0, NaN, NaN, NaN, NaN]),
+  ]);
+  await checkReadBack(conn, dir, 'doubles all NaN', 3, [
+    plain('nan', [NaN, NaN, NaN]),
+    plain('nan_null', [NaN, null, NaN], true),
+  ]);
+  await checkReadBack(conn, dir, 'doubles subnormals', 4, [
+    plain('sub', [5e-324, -5e-324, 1e-310, 2.2250738585072009e-308]),
+  ]);
+  await checkReadBack(conn, dir, 'doubles infinities', 3, [
+    plain('inf', [Infinity, Infinity, Infinity]),
+    plain('neg_inf', [-Infinity, 1, -Infinity]),
+  ]);
+  // DuckDB sees the statistics: a filter outside [min, max] skips every row group.
+  const r = rng(7);
+  const many = Array.from({ length: 2500 }, () => randomValue('double', r, 0) as number);
+  await checkReadBack(
+    conn,
+    dir,
+    'doubles random',
+    2500,
+    [
+      plain('d', many),
+      plain(
+        'dn',
+        many.map((v, i) => (i % 3 ? v : null)),
+        true,
+      ),
+    ],
+    {
+      rowGroupRows: 1000,
+    },
+  );
+});
+
+test('booleans: PLAIN bit-packed at every length around a byte', async (t) => {
+  const { conn, dir } = await duckdb(t);
+  for (const rows of [1, 2, 7, 8, 9, 15, 16, 17, 100, 1001]) {
+    const r = rng(rows);
+    const values = Array.from({ length: rows }, () => r() < 0.5);
+    await checkReadBack(conn, dir, `booleans ${rows}`, rows, [
+      { name: 'b', kind: 'boolean', values, nullable: false, statistics: false },
+      {
+        name: 'all_true',
+        kind: 'boolean',
+        values: values.map(() => true),
+        nullable: false,
+        statistics: false,
+      },
+      {
+        name: 'bn',
+        kind: 'boolean',
+        values: values.map((v, i) => (i % 4 === 1 ? null : v)),
+        nullable: true,
+        statistics: false,
+      },
+    ]);
+  }
+});
+
+test('nullable columns of every kind: nulls at the start, middle and end, all null, none with a nulls array', async (t) => {
+  const { conn, dir } = await duckdb(t);
+  const rows = 50;
+  const patterns: [string, (i: number) => boolean][] = [
+    ['first', (i) => i === 0],
+    ['first ten', (i) => i < 10], // an RLE run of nulls, then one of values
+    ['middle', (i) => i === 25],
+    ['last', (i) => i === rows - 1],
+    ['alternate', (i) => i % 2 === 1], // bit-packed levels
+    ['mixed runs', (i) => (i >= 3 && i < 5) || (i >= 12 && i < 30) || i % 7 === 0],
+    ['all', () => true],
+    ['none', () => false],
+  ];
+  let seed = 100;
+  for (const [name, nullAt] of patterns)
+    await checkReadBack(conn, dir, `nulls ${name}`, rows, everyKind(nullAt, rows, ++seed));
+  // The same values as REQUIRED columns beside them are unchanged by the nulls array.
+  await checkReadBack(conn, dir, 'required beside nullable', rows, [
+    ...everyKind(() => false, rows, 1, false),
+    ...everyKind((i) => i % 3 === 0, rows, 2).map((s) => ({ ...s, name: `${s.name}_n` })),
+  ]);
+});
+
+test('nullable columns with 0 rows and with 1 row', async (t) => {
+  const { conn, dir } = await duckdb(t);
+  await checkReadBack(
+    conn,
+    dir,
+    'zero rows nullable',
+    0,
+    everyKind(() => false, 0, 3),
+  );
+  await checkReadBack(
+    conn,
+    dir,
+    'zero rows required',
+    0,
+    everyKind(() => false, 0, 3, false),
+  );
+  await checkReadBack(
+    conn,
+    dir,
+    'zero rows in groups',
+    0,
+    everyKind(() => false, 0, 3),
+    { rowGroupRows: 7 },
+  );
+  await checkReadBack(
+    conn,
+    dir,
+    'one null row',
+    1,
+    everyKind(() => true, 1, 4),
+  );
+  await checkReadBack(
+    conn,
+    dir,
+    'one row',
+    1,
+    everyKind(() => false, 1, 5),
+  );
+  await checkReadBack(
+    conn,
+    dir,
+    'one required row',
+    1,
+    everyKind(() => false, 1, 6, false),
+  );
+});
+
+test('row groups: 2,500 rows in groups of 1, 7 and 1000, each with its own chunks, dictionaries and statistics', async (t) => {
+  const { conn, dir } = await duckdb(t);
+  const rows = 2500;
+  for (const rowGroupRows of [1, 7, 1000]) {
+    const specs = [
+      ...everyKind((i) => i % 11 === 3 || (i >= 700 && i < 1400), rows, rowGroupRows),
+      ...everyKind(() => false, rows, rowGroupRows + 1, false).map((s) => ({ ...s, name: `${s.name}_r` })),
+    ];
+    // 2,500 row groups: hyparquet reads them all, but slowly; DuckDB checks every group's metadata.
+    await checkReadBack(
+      conn,
+      dir,
+      `row groups of ${rowGroupRows}`,
+      rows,
+      specs,
+      { rowGroupRows },
+      { hyparquet: rowGroupRows > 1 },
+    );
+  }
+  // One group per row, read by hyparquet too, on fewer rows.
+  await checkReadBack(
+    conn,
+    dir,
+    'row groups of 1, 40 rows',
+    40,
+    everyKind((i) => i % 3 === 0, 40, 9),
+    { rowGroupRows: 1 },
+  );
+  // Exactly full groups, and a last group of one row.
+  await checkReadBack(
+    conn,
+    dir,
+    'full groups',
+    21,
+    everyKind((i) => i === 20, 21, 10),
+    { rowGroupRows: 7 },
+  );
+  await checkReadBack(
+    conn,
+    dir,
+    'last group of one',
+    22,
+    everyKind((i) => i === 21, 22, 11),
+    { rowGroupRows: 7 },
+  );
+});
+
+test('property: random columns of random kinds with random nulls, any row group size, read back by DuckDB', async (t) => {
+  const { conn, dir } = await duckdb(t);
+  const r = rng(20260);
+  for (let trial = 0; trial < 60; trial++) {
+    const rows = [0, 1, 2, 8, 9][trial] ?? Math.floor(r() ** 2 * 3000);
+    const density = [0, 1, r(), r() * 0.05, 0.95][Math.floor(r() * 5)];
+    const specs: Spec[] = [];
+    const columns = 1 + Math.floor(r() * 10);
+    for (let c = 0; c < columns; c++) {
+      const kind = KINDS[Math.floor(r() * KINDS.length)];
+      const nullable = r() < 0.7;
+      const runs = r() < 0.5; // nulls in runs (RLE levels) or scattered (bit-packed)
+      let isNull = false;
+      const shape = Math.floor(r() * 3);
+      const values = Array.from({ length: rows }, () => {
+        isNull = runs ? (r() < 0.05 ? !isNull : isNull) : r() < density;
+        return nullable && isNull ? null : randomValue(kind, r, shape);
+      });
+      specs.push({ name: `c${c}`, kind, values, nullable, statistics: r() < 0.5 });
+    }
+    const rowGroupRows =
+      r() < 0.25 ? undefined : 1 + Math.floor(r() * Math.max(1, rows / (r() < 0.5 ? 3 : 1)) + r() * 5);
+    await checkReadBack(
+      conn,
+      dir,
+      `trial ${trial}`,
+      rows,
+      specs,
+      { rowGroupRows },
+      { hyparquet: trial % 4 === 0 },
+    );
+  }
+});
+
+test('bad options and columns are clear errors that name them', () => {
+  const column: ParquetColumn = { name: 'n', kind: 'count', values: Float64Array.of(1, 2, 3) };
+  for (const rowGroupRows of [0, -1, 1.5, NaN, Infinity, 2 ** 53])
+    assert.throws(
+      () => encodeParquetColumns(3, [column], 'test', { rowGroupRows }),
+      /options\.rowGroupRows must be a positive integer/,
+      String(rowGroupRows),
+    );
+  assert.throws(
+    () => encodeParquetColumns(40_000, [], 'test', { rowGroupRows: 1 }),
+    /more than 32767 row groups/,
+  );
+  assert.throws(
+    () => encodeParquetColumns(3, [{ ...column, nulls: new Uint8Array(2) }], 'test'),
+    /column n: nulls must have one entry per row \(3\), not 2/,
+  );
+  assert.throws(
+    () => encodeParquetColumns(3, [{ name: 'd', kind: 'double', values: new Float64Array(2) }], 'test'),
+    /column d: 2 values for 3 rows/,
+  );
+  // A null row's placeholder is never read: NaN in a nullable count column is no error.
+  encodeParquetColumns(
+    3,
+    [{ ...column, values: Float64Array.of(1, NaN, 3), nulls: Uint8Array.of(0, 1, 0) }],
+    'test',
+  );
 });
