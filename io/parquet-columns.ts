@@ -266,10 +266,9 @@ function writeColumn(out: ByteWriter, c: ParquetColumn, from: number, to: number
       return dictionaryChunk(out, start, page, dict.finish(), c.dictionary.length, indices, n, null);
     }
     case 'string': {
-      const rows = present ?? null;
       const body = new ByteWriter(c.offsets[to] - c.offsets[from] + 4 * n + 16);
       for (let k = 0; k < n; k++) {
-        const i = rows === null ? from + k : rows[k];
+        const i = present === null ? from + k : present[k];
         body.u32(c.offsets[i + 1] - c.offsets[i]);
         body.bytes(c.bytes.subarray(c.offsets[i], c.offsets[i + 1]));
       }
