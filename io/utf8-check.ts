@@ -17,40 +17,42 @@
 export function isCleanText(bytes: Uint8Array, start: number, end: number): boolean {
   let i = start;
   while (i < end) {
-    const c = bytes[i];
     // ASCII other than NUL: 0x01–0x7F, i.e. c - 1 in [0, 0x7F) as an unsigned number.
-    if ((c - 1) >>> 0 < 0x7f) {
-      i++;
-      continue;
-    }
-    if (c < 0xc2) return false; // NUL, a stray continuation byte, or an overlong 2-byte lead
-    if (c < 0xe0) {
-      if (i + 1 >= end || (bytes[i + 1] & 0xc0) !== 0x80) return false;
-      i += 2;
-      continue;
-    }
-    // The second byte's range is what rules out overlongs (E0, F0), surrogates (ED) and code
-    // points above U+10FFFF (F4); the later bytes are any continuation byte.
-    let lo = 0x80;
-    let hi = 0xbf;
-    let length: number;
-    if (c < 0xf0) {
-      length = 3;
-      if (c === 0xe0) lo = 0xa0;
-      else if (c === 0xed) hi = 0x9f;
-    } else if (c < 0xf5) {
-      length = 4;
-      if (c === 0xf0) lo = 0x90;
-      else if (c === 0xf4) hi = 0x8f;
-    } else return false; // F5–FF never appear in UTF-8
-    if (i + length > end) return false;
-    const c1 = bytes[i + 1];
-    if (c1 < lo || c1 > hi) return false;
-    if ((bytes[i + 2] & 0xc0) !== 0x80) return false;
-    if (length === 4 && (bytes[i + 3] & 0xc0) !== 0x80) return false;
-    i += length;
+    if ((bytes[i] - 1) >>> 0 < 0x7f) i++;
+    else if ((i = utf8SequenceEnd(bytes, i, end)) < 0) return false;
   }
   return true;
+}
+
+/**
+ * For a byte at `i` that is NUL or 0x80 and above: the index after the valid multi-byte UTF-8
+ * sequence it starts, ending at or before `end`, or -1 (NUL, a stray continuation byte, an
+ * overlong, a surrogate, above U+10FFFF, cut short). A scanner that already looks at every byte
+ * (the interactions map fast path) calls it on the bytes ASCII cannot explain.
+ */
+export function utf8SequenceEnd(bytes: Uint8Array, i: number, end: number): number {
+  const c = bytes[i];
+  if (c < 0xc2) return -1; // NUL, a stray continuation byte, or an overlong 2-byte lead (C0, C1)
+  if (c < 0xe0) return i + 1 < end && (bytes[i + 1] & 0xc0) === 0x80 ? i + 2 : -1;
+  // The second byte's range is what rules out overlongs (E0, F0), surrogates (ED) and code points
+  // above U+10FFFF (F4); the later bytes are any continuation byte.
+  let lo = 0x80;
+  let hi = 0xbf;
+  let length: number;
+  if (c < 0xf0) {
+    length = 3;
+    if (c === 0xe0) lo = 0xa0;
+    else if (c === 0xed) hi = 0x9f;
+  } else if (c < 0xf5) {
+    length = 4;
+    if (c === 0xf0) lo = 0x90;
+    else if (c === 0xf4) hi = 0x8f;
+  } else return -1; // F5–FF never appear in UTF-8
+  if (i + length > end) return -1;
+  const c1 = bytes[i + 1];
+  if (c1 < lo || c1 > hi || (bytes[i + 2] & 0xc0) !== 0x80) return -1;
+  if (length === 4 && (bytes[i + 3] & 0xc0) !== 0x80) return -1;
+  return i + length;
 }
 
 const lenient = new TextDecoder('utf-8');

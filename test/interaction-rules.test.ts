@@ -40,7 +40,15 @@ function utcSeconds(y: number, mo: number, d: number, h: number, mi: number, s: 
 test('the reasons and columns, in the order of the rules', () => {
   assert.deepEqual(
     [...REJECT_REASONS],
-    ['malformed_row', 'missing_field', 'bad_integer', 'zero_id', 'bad_timestamp', 'duplicate_id'],
+    [
+      'malformed_row',
+      'bad_encoding',
+      'missing_field',
+      'bad_integer',
+      'zero_id',
+      'bad_timestamp',
+      'duplicate_id',
+    ],
   );
   assert.deepEqual(
     [...INTERACTION_COLUMNS],

@@ -2,11 +2,14 @@
  * A deliberately naive, independent implementation of the interactions job's row rules, used by
  * tests to judge generated files and peers without trusting the code under test. Handles only what
  * the rules need: comma splitting, surrounding spaces, a whole-field quote; no embedded commas.
+ * Its input is the file read as latin1 (one character per byte), so it sees the bytes the encoding
+ * rule judges; the platform's TextDecoder (fatal) judges them, not the job's own check.
  */
 
-/** The six reject reasons, in the order the rules apply them. */
+/** The seven reject reasons, in the order the rules apply them. */
 export const REJECT_REASONS = [
   'malformed_row',
+  'bad_encoding',
   'missing_field',
   'bad_integer',
   'zero_id',
@@ -36,8 +39,26 @@ export interface ClassifiedRow {
 const COLUMNS = ['interaction_id', 'user_id', 'product_id', 'action', 'timestamp'] as const;
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
 
-/** Classifies every non-empty data line of one CSV text. */
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** True when a latin1 line's bytes hold a NUL or are not valid UTF-8. */
+function badEncoding(latin1: string): boolean {
+  if (latin1.includes('\0')) return true;
+  try {
+    fatalUtf8.decode(Buffer.from(latin1, 'latin1'));
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Classifies every non-empty data line of one CSV file, given as latin1 text
+ * (`readFile(path, 'latin1')`); `raw` is then that latin1 text of the line.
+ */
 export function classifyInteractionsCsv(text: string): ClassifiedRow[] {
+  if (/[\u0100-\u{10ffff}]/u.test(text))
+    throw new Error('classifyInteractionsCsv takes the file read as latin1');
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   const header = (lines[0] ?? '').split(',').map((h) => h.trim().toLowerCase());
@@ -53,6 +74,10 @@ export function classifyInteractionsCsv(text: string): ClassifiedRow[] {
     const fields = raw.split(',').map(unquote);
     if (fields.length !== header.length || fields.includes(undefined)) {
       row.reason = 'malformed_row';
+      continue;
+    }
+    if (badEncoding(raw)) {
+      row.reason = 'bad_encoding';
       continue;
     }
     const [id, user, product, action, ts] = index.map((k) => fields[k] as string) as [

@@ -2,7 +2,8 @@
  * The interactions map stage's fast path (one pass over a common row's bytes) against the path it
  * stands in for (the CSV decoder, then the rules): on inputs built to trip it — every reject
  * reason, blanks at field edges, quotes, lone CRs, CRLF, ids of 15, 16 and 19 digits, zeros,
- * null spellings, odd timestamps, columns reordered with extra ones — both must give exactly the
+ * null spellings, odd timestamps, NUL bytes and invalid UTF-8 beside valid multi-byte text,
+ * columns reordered with extra ones — both must give exactly the
  * same map result and the same spill bytes, for the whole file and for every split of it. On
  * generated data nearly every valid row must take the fast path, so the comparison is not vacuous.
  */
@@ -15,11 +16,31 @@ import { readCsvHeader } from '../io/csv-header.js';
 import { planSplitRanges } from '../partitioners/plan-splits.js';
 import { generateInteractions } from '../jobs/interactions/generate.js';
 import { runMapStage } from '../jobs/interactions/map-stage.js';
-import { INTERACTION_COLUMNS } from '../jobs/interactions/rules.js';
+import { BAD_ENCODING, INTERACTION_COLUMNS } from '../jobs/interactions/rules.js';
 import type { MapResult, MapTask } from '../jobs/interactions/tasks.js';
 import { tempDir } from './helpers/run-cli.js';
 
 type Fields = [id: string, user: string, product: string, action: string, ts: string];
+
+// Bytes a JavaScript string cannot hold, written in by withBytes (noncharacters stand in for them).
+const CUT = '\ufdd0'; // C3: a 2-byte sequence cut short
+const OVERLONG = '\ufdd1'; // C0 AF: an overlong "/"
+const SURROGATE = '\ufdd2'; // ED A0 80: U+D800
+const STRAY = '\ufdd3'; // 80: a continuation byte alone
+const STAND_INS: Record<string, number[]> = {
+  [CUT]: [0xc3],
+  [OVERLONG]: [0xc0, 0xaf],
+  [SURROGATE]: [0xed, 0xa0, 0x80],
+  [STRAY]: [0x80],
+};
+
+/** The UTF-8 of `text` with each stand-in replaced by its bytes. */
+function withBytes(text: string): Buffer {
+  const parts = text.split(/([\ufdd0-\ufdd3])/u);
+  return Buffer.concat(
+    parts.map((p) => (p in STAND_INS ? Buffer.from(STAND_INS[p]) : Buffer.from(p, 'utf8'))),
+  );
+}
 
 const TS = '2023-01-26 23:40:12';
 /** Rows as their five fields (in INTERACTION_COLUMNS order); each trips something or nothing. */
@@ -69,6 +90,15 @@ const ROWS: Fields[] = [
   ['1', '7', '8', 'click', TS], // a duplicate id (the map stage keeps both)
   ['44', '4294967296', '4294967295', 'purchase', TS],
   ['45', '9007199254740993', '9999999999999999', 'view', TS], // 16 digits above 2^53
+  ['46', '1', '1', 'vi\0ew', TS], // bad_encoding: a NUL
+  ['47', '1', '1', `caf${CUT}`, TS],
+  ['48', '1', '1', `${OVERLONG}x`, TS],
+  ['49', '1', '1', `v${SURROGATE}`, TS],
+  ['50', '1', '1', `"a${STRAY}"`, TS],
+  ['5\x001', '1', '1', 'view', TS], // the encoding before the id's digits
+  ['52', '1', '1', 'view', '2023-01-26 23:40:1\0'], // and before the timestamp
+  ['53', '1', '1', '中文 😀 é', TS], // valid multi-byte text: the fast path keeps it
+  ['54', '1', '1', '\u07ff\u0800\uffff\u{10000}\u{10ffff}', TS],
 ];
 
 /** One line per row in `order` (indices into the five fields, or extra values), with `eol`. */
@@ -138,16 +168,25 @@ async function mapBoth(path: string, splitBytes: number): Promise<{ fast: MapRes
   return results;
 }
 
-/** Asserts both paths agree on every split's result and spill bytes; returns fast rows and valid rows. */
-async function assertAgree(path: string, splitBytes: number, label: string): Promise<[number, number]> {
+/**
+ * Asserts both paths agree on every split's result and spill bytes; returns fast rows, valid rows
+ * and bad_encoding rejects.
+ */
+async function assertAgree(
+  path: string,
+  splitBytes: number,
+  label: string,
+): Promise<[number, number, number]> {
   const { fast, slow } = await mapBoth(path, splitBytes);
   assert.equal(fast.length, slow.length);
   let fastRows = 0;
   let valid = 0;
+  let badEncoding = 0;
   for (let k = 0; k < fast.length; k++) {
     assert.equal(slow[k].fastRows, 0, 'the slow run took no fast path');
     fastRows += fast[k].fastRows;
     valid += fast[k].valid;
+    badEncoding += fast[k].rejected[BAD_ENCODING];
     const strip = (r: MapResult) => ({ ...r, fastRows: 0 });
     assert.deepEqual(strip(fast[k]), strip(slow[k]), `${label}: split ${k} result`);
     for (const ext of ['rows', 'rejects']) {
@@ -156,7 +195,7 @@ async function assertAgree(path: string, splitBytes: number, label: string): Pro
       assert.ok(a.equals(b), `${label}: split ${k} .${ext} spill`);
     }
   }
-  return [fastRows, valid];
+  return [fastRows, valid, badEncoding];
 }
 
 for (const layout of LAYOUTS) {
@@ -166,10 +205,15 @@ for (const layout of LAYOUTS) {
       const path = join(dir, 'edge.csv');
       // Enough copies that a split boundary falls inside rows of every kind.
       const body = lines(layout.order, eol);
-      await writeFile(path, layout.header + eol + body.repeat(20) + body.trimEnd());
+      await writeFile(path, withBytes(layout.header + eol + body.repeat(20) + body.trimEnd()));
       const size = (await readFile(path)).length;
       for (const splitBytes of [size, 997, 211]) {
-        const [fastRows, valid] = await assertAgree(path, splitBytes, `${layout.name} / ${splitBytes}`);
+        const [fastRows, valid, badEncoding] = await assertAgree(
+          path,
+          splitBytes,
+          `${layout.name} / ${splitBytes}`,
+        );
+        assert.equal(badEncoding, 7 * 21, 'rows 46 to 52 of each of the 21 copies are bad_encoding');
         assert.ok(
           fastRows > 0 && fastRows < valid,
           `some valid rows take each path (${fastRows} of ${valid})`,

@@ -188,6 +188,7 @@ test('sample.csv (awaishk, CRLF, date-only timestamps): 3 missing_field, 7 bad_t
   assert.equal(summary.rows_rejected, 10);
   assert.deepEqual(summary.rejected_by_reason, {
     malformed_row: 0,
+    bad_encoding: 0,
     missing_field: 3,
     bad_integer: 0,
     zero_id: 0,

@@ -13,7 +13,13 @@ import {
 } from './helpers/run-cli.js';
 
 type Reason =
-  'malformed_row' | 'missing_field' | 'bad_integer' | 'zero_id' | 'bad_timestamp' | 'duplicate_id';
+  | 'malformed_row'
+  | 'bad_encoding'
+  | 'missing_field'
+  | 'bad_integer'
+  | 'zero_id'
+  | 'bad_timestamp'
+  | 'duplicate_id';
 /** A physical line of a hand-written input and what the rules make of it ('' = an empty line). */
 type Line = [raw: string, verdict: Reason | 'valid' | ''];
 
@@ -49,6 +55,8 @@ const FILE_A: Line[] = [
   ['abc,0,100,view,x', 'bad_integer'], // not zero_id
   [',0,100,view,x', 'missing_field'], // not bad_integer
   ['18,,', 'malformed_row'], // not missing_field
+  ['0,10,100,vi\0ew,not-a-date', 'bad_encoding'], // a NUL: not zero_id
+  ['24,\0', 'malformed_row'], // not bad_encoding
   ['13,10,100,view,2024-01-01 10:00:00', 'valid'], // id 13 was seen only on a rejected row
   ['19,20,200,"add_to_cart",2024-02-29 23:59:59', 'valid'],
   [' 20 , 21 , 201 , view , 2024-03-01 00:00:00 ', 'valid'],
@@ -67,6 +75,7 @@ const FILE_B: Line[] = [
   ['22,30,301,view,2024-04-01 10:00:00', 'duplicate_id'], // the same value as 0000000000000000022
   ['9223372036854775807,30,300,view,2024-04-01 10:00:00', 'valid'],
   ['9223372036854775808,30,300,view,2024-04-01 10:00:00', 'bad_integer'],
+  ['25,30,300,view\0,2024-04-01 10:00:00', 'bad_encoding'],
   ['23,30,300,"view,2024-04-01 10:00:00', 'malformed_row'],
 ];
 
@@ -84,7 +93,8 @@ const VALID: [id: bigint, user: bigint, product: bigint, action: string, ts: str
 ];
 
 const EXPECTED_REASONS = {
-  malformed_row: 4,
+  malformed_row: 5,
+  bad_encoding: 2,
   missing_field: 7,
   bad_integer: 5,
   zero_id: 4,
@@ -116,7 +126,7 @@ function expectedRejects(a: string, b: string): Row[] {
   ] as const) {
     lines.forEach(([raw, verdict], i) => {
       if (verdict !== '' && verdict !== 'valid')
-        rows.push({ source, line: BigInt(i + 2), reason: verdict, raw });
+        rows.push({ source, line: BigInt(i + 2), reason: verdict, raw: raw.replaceAll('\0', '\\0') }); // a NUL is stored as `\0`
     });
   }
   return rows;
@@ -136,9 +146,9 @@ async function checkRun(summary: RunSummary, out: string, a: string, b: string):
   );
   assert.equal(VALID.length, verdicts.filter((v) => v === 'valid').length);
 
-  assert.equal(summary.rows_read, 39, 'empty lines are not rows');
+  assert.equal(summary.rows_read, 42, 'empty lines are not rows');
   assert.equal(summary.rows_valid, 9);
-  assert.equal(summary.rows_rejected, 30);
+  assert.equal(summary.rows_rejected, 33);
   assert.equal(summary.rows_read, summary.rows_valid + summary.rows_rejected);
   assert.deepEqual(summary.rejected_by_reason, EXPECTED_REASONS);
 

@@ -269,6 +269,7 @@ test('end to end: rows that cross the 4 MiB read blocks of one split keep their 
   assert.equal(summary.rows_read, rows);
   assert.deepEqual(summary.rejected_by_reason, {
     malformed_row: 0,
+    bad_encoding: 0,
     missing_field: 0,
     bad_integer: 0,
     zero_id: 0,

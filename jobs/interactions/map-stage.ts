@@ -1,23 +1,26 @@
 /**
- * Stage 1 of the interactions job, one split per task: decode, apply rules 1–5, fold the counts of
- * every row that passed (duplicates are subtracted later), emit every valid row's
- * (interaction_id, position) grouped by partition of its id for the de-duplication stage, and
- * spill what later stages need: the valid rows as columns when clean rows are written, the rejects
- * and row positions when rejects are. Memory: the split's valid rows as columns (about 45 bytes a
+ * Stage 1 of the interactions job, one split per task: decode, apply rules 1–6 (the row's
+ * encoding, then its fields), fold the counts of every row that passed (duplicates are subtracted
+ * later), emit every valid row's (interaction_id, position) grouped by partition of its id for the
+ * de-duplication stage, and spill what later stages need: the valid rows as columns when clean
+ * rows are written, the rejects and row positions when rejects are. Memory: the split's valid rows as columns (about 45 bytes a
  * row), its rejects, and its distinct keys.
  */
 
 import { readCsvSplit } from '../../io/split-reader.js';
 import { FIELD_ESCAPED, type CsvRecord } from '../../io/csv-decoder.js';
+import { isCleanText, storableText, utf8SequenceEnd } from '../../io/utf8-check.js';
 import { murmur3Int64, murmur3Words } from '../../partitioners/murmur3.js';
 import { partitionRawKeys, type PartitionedCounts } from '../../workers/partitioned-counts.js';
 import { Growable } from '../../workers/growable.js';
 import {
+  BAD_ENCODING,
   BAD_INTEGER,
   BAD_TIMESTAMP,
   DAY_BIAS,
   MALFORMED_ROW,
   MISSING_FIELD,
+  REJECT_REASONS,
   ZERO_ID,
   isMissing,
   parseInt64,
@@ -74,7 +77,7 @@ export async function runMapStage(
   const rejRawOffsets = new Growable(Uint32Array, 64);
   const rejRaw = new Growable(Uint8Array, 4096);
   rejRawOffsets.push(0);
-  const rejected = [0, 0, 0, 0, 0, 0];
+  const rejected = REJECT_REASONS.map(() => 0);
   // Days seen, as a bitmap over years 0001–9999, so no Date is built per row.
   const daysSeen = new Uint8Array(task.spillRows ? DAY_SPAN : 0); // months matter to the row spill only
   const dictionary: string[] = [];
@@ -89,7 +92,14 @@ export async function runMapStage(
     rejPos.push(posBase + rec.offset);
     rejLine.push(rec.line);
     rejReason.push(reason);
-    rejRaw.pushBytes(rec.buf, rec.rawStart, Math.min(rec.rawEnd, rec.rawStart + MAX_RAW_BYTES));
+    const end = Math.min(rec.rawEnd, rec.rawStart + MAX_RAW_BYTES);
+    if (isCleanText(rec.buf, rec.rawStart, end)) rejRaw.pushBytes(rec.buf, rec.rawStart, end);
+    else {
+      // The raw text describes the reject: U+FFFD for invalid bytes, `\0` for NUL, so that any
+      // store (Parquet readers, PostgreSQL text) takes it.
+      const text = Buffer.from(storableText(rec.buf, rec.rawStart, end), 'utf8');
+      rejRaw.pushBytes(text, 0, text.length);
+    }
     rejRawOffsets.push(rejRaw.length);
   };
 
@@ -128,6 +138,7 @@ export async function runMapStage(
     }
     if (rec.malformed || rec.fieldCount !== fieldCount) return reject(rec, MALFORMED_ROW);
     const { buf, starts, ends } = rec;
+    if (!isCleanText(buf, rec.rawStart, rec.rawEnd)) return reject(rec, BAD_ENCODING);
     if (
       isMissing(buf, starts[cId], ends[cId]) ||
       isMissing(buf, starts[cUser], ends[cUser]) ||
@@ -162,7 +173,7 @@ export async function runMapStage(
     );
   };
 
-  /** Keeps a row that passed rules 1–5, whose ids are already in place at `2 * valid`. */
+  /** Keeps a row that passed rules 1–6, whose ids are already in place at `2 * valid`. */
   const accept = (
     buf: Uint8Array,
     secs: number,
@@ -187,9 +198,12 @@ export async function runMapStage(
 
   // The fast path: a row of exactly `fieldCount` unquoted fields, each required one without
   // surrounding blanks, ids of 1–15 digits (id and user not 0), a present action and a valid
-  // timestamp, is decoded, checked and kept in one pass over its bytes. Anything else — a quote or
-  // a lone CR anywhere, a blank at a field's edge, a missing or odd value — returns 0, and the
-  // decoder and the rules above take the row, so this path decides only rows that pass them all.
+  // timestamp, all valid UTF-8 without NUL, is decoded, checked and kept in one pass over its
+  // bytes. Anything else — a quote or a lone CR anywhere, a blank at a field's edge, a missing or
+  // odd value, a NUL or a byte that is not valid UTF-8 — returns 0, and the decoder and the rules
+  // above take the row, so this path decides only rows that pass them all. Ids and timestamps are
+  // checked byte by byte as ASCII digits and separators, so only the text fields need the
+  // encoding check, in the same loop that looks for their end.
   const roles = new Uint8Array(fieldCount); // 0 ignored, then ROLE_ID … ROLE_TIMESTAMP
   columns.forEach((c, k) => (roles[c] = k + 1));
   const last = fieldCount - 1;
@@ -226,8 +240,13 @@ export async function runMapStage(
       } else {
         while (i < n) {
           const c = buf[i];
-          if (c === DELIM || c === LF || c === CR || c === QUOTE) break;
-          i++;
+          // Letters, digits and most ASCII take the first test.
+          if (c > DELIM && c < 0x80) i++;
+          else if (c === DELIM || c === LF || c === CR || c === QUOTE) break;
+          else if (c === 0 || c >= 0x80) {
+            i = utf8SequenceEnd(buf, i, n); // a sequence holds no delimiter: checking to n is enough
+            if (i < 0) return 0; // bad_encoding, or a sequence cut by the buffer's end
+          } else i++;
         }
         if (role !== 0) {
           if (i === s) return 0;

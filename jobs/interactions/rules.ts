@@ -1,11 +1,14 @@
 /**
  * The interactions job's field rules, on raw bytes (no per-field strings). Reasons are applied in
- * this order; a row gets the first that applies.
+ * this order; a row gets the first that applies. A row's encoding is checked before its fields
+ * (`bad_encoding`: a NUL byte or invalid UTF-8 anywhere in the row, see io/utf8-check.ts), so no
+ * field rule ever sees bytes that would be loaded as anything but themselves.
  */
 
 /** Reject reasons, in the order they are checked. */
 export const REJECT_REASONS = [
   'malformed_row',
+  'bad_encoding',
   'missing_field',
   'bad_integer',
   'zero_id',
@@ -16,11 +19,12 @@ export const REJECT_REASONS = [
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export const MALFORMED_ROW = 0;
-export const MISSING_FIELD = 1;
-export const BAD_INTEGER = 2;
-export const ZERO_ID = 3;
-export const BAD_TIMESTAMP = 4;
-export const DUPLICATE_ID = 5;
+export const BAD_ENCODING = 1;
+export const MISSING_FIELD = 2;
+export const BAD_INTEGER = 3;
+export const ZERO_ID = 4;
+export const BAD_TIMESTAMP = 5;
+export const DUPLICATE_ID = 6;
 
 /** The five required columns, in the order the job keeps them. */
 export const INTERACTION_COLUMNS = [
