@@ -570,7 +570,7 @@ test('doubles: -0, NaN, ±Infinity, subnormals and extremes read back bit for bi
     plain('inf', [Infinity, Infinity, Infinity]),
     plain('neg_inf', [-Infinity, 1, -Infinity]),
   ]);
-  // DuckDB sees the statistics: a filter outside [min, max] skips every row group.
+  // Random doubles, a third of them null in the nullable copy, in row groups of 1000.
   const r = rng(7);
   const many = Array.from({ length: 2500 }, () => randomValue('double', r, 0) as number);
   await checkReadBack(
