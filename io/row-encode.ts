@@ -34,6 +34,14 @@ function columnsOf(columns: OutputColumns): Column[] {
 }
 
 const MS_PER_DAY = 86_400_000;
+/** The range of a JS Date (±10^8 days): beyond it the text sinks cannot write a time at all. */
+const MAX_MS = 8.64e15;
+
+/** Milliseconds of a real `YYYY-MM-DD` day; NaN otherwise (Date.parse rolls 02-30 over to March). */
+function dayTextMs(text: string): number {
+  const ms = Date.parse(`${text}T00:00:00Z`);
+  return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, 10) === text ? ms : NaN;
+}
 
 /** A cell as its typed value, or null; throws when the value does not fit the column. */
 function cell(
@@ -59,7 +67,7 @@ function cell(
     case 'string':
       return typeof v === 'string' ? v : String(v);
     case 'int64':
-      if (typeof v === 'bigint') return v;
+      if (typeof v === 'bigint') return BigInt.asIntN(64, v) === v ? v : bad(); // else Parquet wraps it
       if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
       return bad();
     case 'double':
@@ -68,11 +76,11 @@ function cell(
       return typeof v === 'boolean' ? v : bad();
     case 'timestamp': {
       const ms = v instanceof Date ? v.getTime() : v;
-      return typeof ms === 'number' && Number.isFinite(ms) ? Math.trunc(ms) : bad();
+      return typeof ms === 'number' && Math.abs(ms) <= MAX_MS ? Math.trunc(ms) : bad();
     }
     case 'date': {
-      const ms = v instanceof Date ? v.getTime() : typeof v === 'string' ? Date.parse(`${v}T00:00:00Z`) : v;
-      return typeof ms === 'number' && Number.isFinite(ms) ? Math.floor(ms / MS_PER_DAY) : bad();
+      const ms = v instanceof Date ? v.getTime() : typeof v === 'string' ? dayTextMs(v) : v;
+      return typeof ms === 'number' && Math.abs(ms) <= MAX_MS ? Math.floor(ms / MS_PER_DAY) : bad();
     }
   }
 }
