@@ -20,7 +20,7 @@ import {
   reject,
   stageState,
 } from '../engine/define-job.js';
-import type { JobDefinition, StateSpec } from '../engine/job-contract.js';
+import type { JobDefinition, StageSpec, StateSpec } from '../engine/job-contract.js';
 import { count, max, sum } from '../engine/monoids.js';
 import { ShardflowError } from '../errors.js';
 
@@ -45,6 +45,9 @@ function validJob(): Job {
     },
   };
 }
+
+/** The valid job's one stage. */
+const stageOf = (job: Job): StageSpec => (job.stages ?? [])[0];
 
 function usageError(err: unknown): boolean {
   assert.ok(err instanceof ShardflowError, `not a ShardflowError: ${String(err)}`);
@@ -102,7 +105,7 @@ const BAD: [string, (job: Job) => Job][] = [
   ['no stages', (j) => ({ ...j, stages: [] })],
   [
     'a stage without map',
-    (j) => ({ ...j, stages: [{ ...j.stages[0], map: undefined as unknown as Job['stages'][0]['map'] }] }),
+    (j) => ({ ...j, stages: [{ ...stageOf(j), map: undefined as unknown as StageSpec['map'] }] }),
   ],
   [
     'a state field that is not an aggregate',
@@ -110,7 +113,7 @@ const BAD: [string, (job: Job) => Job][] = [
       ...j,
       stages: [
         {
-          ...j.stages[0],
+          ...stageOf(j),
           state: { orders: count(), revenue: { name: 'sum' } as unknown as StateSpec[string] },
         },
       ],
@@ -123,12 +126,12 @@ const BAD: [string, (job: Job) => Job][] = [
       void _decode;
       return {
         ...j,
-        stages: [{ ...j.stages[0], state: { revenue: partial as unknown as StateSpec[string] } }],
+        stages: [{ ...stageOf(j), state: { revenue: partial as unknown as StateSpec[string] } }],
       };
     },
   ],
-  ['an empty state', (j) => ({ ...j, stages: [{ ...j.stages[0], state: {} }] })],
-  ['a stage naming an unknown input', (j) => ({ ...j, stages: [{ ...j.stages[0], inputs: ['payments'] }] })],
+  ['an empty state', (j) => ({ ...j, stages: [{ ...stageOf(j), state: {} }] })],
+  ['a stage naming an unknown input', (j) => ({ ...j, stages: [{ ...stageOf(j), inputs: ['payments'] }] })],
   [
     'an output column with an unknown type',
     (j) => ({ ...j, outputs: { customers: parquet('customers', { key: 'varchar' as 'string' }) } }),
