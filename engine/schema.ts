@@ -20,6 +20,7 @@ export const ENGINE_REASONS = Object.freeze([
   'bad_number',
   'bad_timestamp',
   'bad_boolean',
+  'bad_string',
 ] as const);
 
 /** The schema as bound to one file (or, for JSON Lines, to the schema's own names). */

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Schema } from '../engine/job-contract.js';
 import {
+  ENGINE_REASONS,
   bindSchema,
   convertJson,
   convertText,
@@ -331,4 +332,21 @@ test('parseTimestamp: every day of four years, against Date.UTC', () => {
       iso,
     );
   }
+});
+
+test('every reason a conversion gives is one of ENGINE_REASONS (so the metrics list it from the start)', () => {
+  const given = new Set<string>();
+  const types = ['string', 'integer', 'number', 'timestamp', 'boolean'] as const;
+  for (const type of types) {
+    for (const text of ['x', '', '1.5', 'NaN']) {
+      const v = convertText(text, type);
+      if (typeof v === 'object') given.add(v.reason);
+    }
+    for (const value of ['x', 1.5, 2 ** 53, true, { a: 1 }, [1], null]) {
+      const v = convertJson(value, type);
+      if (typeof v === 'object') given.add(v.reason);
+    }
+  }
+  assert.ok(given.size >= 5);
+  for (const r of given) assert.ok((ENGINE_REASONS as readonly string[]).includes(r), r);
 });
