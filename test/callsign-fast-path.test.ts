@@ -4,7 +4,8 @@
  * with the same facts and a normal form of exactly the line's bytes. Checked on generated data
  * (where nearly every line must take the fast path), on every prefix of a normal line, and on
  * variants chosen to trip it: numbers JavaScript prints differently, escapes, whitespace,
- * duplicate and integer-like keys, id spellings, non-ASCII text.
+ * duplicate and integer-like keys, id spellings, non-ASCII text, and a NUL or a high byte at every
+ * position of a normal line.
  */
 
 import assert from 'node:assert/strict';
@@ -120,4 +121,18 @@ test('scores read by the fast path are the doubles JSON.parse gives', () => {
     if (agree('predictions', line)) fast++;
   }
   assert.ok(fast > 5_000, `${fast} of 20,000 lines took the fast path`);
+});
+
+test('a NUL or a byte above 0x7E anywhere in a normal line is left to the slow path (bad_encoding)', () => {
+  const line = Buffer.from(
+    `${C},"behaviour":{"mobile":{"touch":[{"x":1,"y":0.5,"ok":true,"n":null,"t":"abc"}],"swipe":[]}}}`,
+  );
+  assert.notEqual(scanNormalLine(line, 0, line.length, 'collections'), null, 'the line itself is normal');
+  for (const byte of [0x00, 0x7f, 0x80, 0xc3, 0xff]) {
+    for (let k = 0; k < line.length; k++) {
+      const changed = Buffer.from(line);
+      changed[k] = byte;
+      assert.equal(scanNormalLine(changed, 0, changed.length, 'collections'), null, `byte ${byte} at ${k}`);
+    }
+  }
 });

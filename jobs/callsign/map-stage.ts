@@ -17,6 +17,7 @@
 import { open } from 'node:fs/promises';
 import { configureStorage } from '../../io/storage.js';
 import { readJsonlSplit } from '../../io/jsonl-split-reader.js';
+import { escapeNul, isCleanText, storableText } from '../../io/utf8-check.js';
 import { murmur3String } from '../../partitioners/murmur3.js';
 import { MAX_FOLDER_NAME_BYTES, hiveFolder } from './hive-escape.js';
 import {
@@ -128,7 +129,7 @@ export async function runMapStage(
   let rows = 0;
   const reject = (line: number, reason: RejectReason, raw: string) => {
     counts.rejected[REASON_CODE.get(reason) as number]++;
-    rejects.push([line, reason, raw.slice(0, MAX_RAW_CHARS)]);
+    rejects.push([line, reason, escapeNul(raw).slice(0, MAX_RAW_CHARS)]); // storable: no NUL
   };
   // The previous line's profile and session: a session's lines usually come together.
   let lastProfile: ProfileState | null = null;
@@ -198,6 +199,12 @@ export async function runMapStage(
       const line = index++;
       const r = scanNormalLine(buf, start, end, kind);
       if (r === null) {
+        // The fast path accepts printable ASCII only; the rest is checked here, before decoding.
+        if (!isCleanText(buf, start, end)) {
+          rows++;
+          reject(line, 'bad_encoding', storableText(buf, start, end));
+          return;
+        }
         const text = buf.toString('utf8', start, end);
         if (text.trim() === '') {
           counts.blank++;

@@ -14,7 +14,8 @@
  * most 64 keys an object) and no key starting with a digit (JavaScript moves integer-like keys to
  * the front); nesting at most 64 deep; top-level keys `metadata` then the body only;
  * the three ids first in metadata, as non-blank strings (or null for the session and collection
- * ids), and no other spelling of an id.
+ * ids), and no other spelling of an id. So a line with a NUL byte or any byte above 0x7E is never
+ * accepted here: the map stage's encoding check (`bad_encoding`) sees every such line.
  */
 
 import type { InputKind } from './normalize-record.js';

@@ -3,7 +3,10 @@
  * "callsign job" section is the user-facing copy of these rules).
  *
  * - A line is one JSON object. Not JSON → `bad_json`; JSON but not an object → `not_an_object`;
- *   longer than 1 MiB → `line_too_long` (decided by the reader, before parsing).
+ *   longer than 1 MiB → `line_too_long` (decided by the reader, before parsing); a NUL byte or
+ *   invalid UTF-8 anywhere in it → `bad_encoding` (decided by the map stage on the line's bytes,
+ *   before decoding them: U+FFFD in their place would make two different ids one).
+ *   Order: line_too_long, bad_encoding, bad_json, not_an_object, then the profile id's reasons.
  * - Metadata lives under `metadata`, or at the top level, or both (`metadata` wins a clash): every
  *   top-level key other than `metadata` and the body (`behaviour` in collections, `prediction` in
  *   predictions) is metadata.
@@ -30,6 +33,7 @@ export const REJECT_REASONS = [
   'bad_json',
   'not_an_object',
   'line_too_long',
+  'bad_encoding',
   'missing_profile_id',
   'bad_profile_id',
   'profile_id_too_long',
