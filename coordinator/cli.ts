@@ -9,6 +9,7 @@ import { ShardflowError, UsageError } from '../errors.js';
 import { validateRunOptions, type RunOptions } from './run-options.js';
 import { parseFlags } from './job-command.js';
 import { formatSummary } from './print-table.js';
+import type { KernelSummary } from '../engine/job-contract.js';
 import type { RunInteractionsHooks } from './run-interactions-command.js';
 import type { InteractionsSummary } from '../jobs/interactions/run.js';
 // Each command loads its own modules when it runs (apache-arrow, pg, prom-client, PGlite): a
@@ -174,19 +175,27 @@ async function runEngineJob(spec: string, argv: string[]): Promise<void> {
     return;
   }
   const { pgUrl, loadPg, ...options } = parsed;
-  const hasTables = Object.values(job.outputs).some((s) => s.kind === 'pg');
+  // A kernel job decides itself what it loads; a staged job's tables need a server.
+  const hasTables = Object.values(job.outputs ?? {}).some((s) => s.kind === 'pg');
   let pg: import('../io/pg-config.js').PgServerTarget | undefined;
-  if (hasTables && loadPg) {
+  if ((hasTables || job.kernel !== undefined) && loadPg) {
     const { resolvePgConfig } = await import('../io/pg-config.js');
     const target = resolvePgConfig({ url: pgUrl });
     if (target.kind === 'server') pg = target;
-    else log(`${job.name}: PostgreSQL outputs skipped: no server configured (--pg, DATABASE_URL or PG*)`);
+    else if (hasTables)
+      log(`${job.name}: PostgreSQL outputs skipped: no server configured (--pg, DATABASE_URL or PG*)`);
   }
   const { runJob } = await import('./run-job.js');
   const summary = await runJob({ ...options, jobUrl: url, pg, log });
-  if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  else {
-    process.stdout.write(`${formatSummary(summary)}\n`);
+  const kernel = job.kernel;
+  const report = kernel?.report?.(summary as KernelSummary);
+  if (options.json) {
+    if (report !== undefined) process.stderr.write(`${report}\n`);
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } else {
+    if (report !== undefined) process.stdout.write(`${report}\n\n`);
+    const extra = kernel?.summaryLines?.(summary as KernelSummary) ?? [];
+    process.stdout.write(`${formatSummary(summary, extra)}\n`);
   }
 }
 

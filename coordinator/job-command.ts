@@ -77,7 +77,7 @@ export function jobHelp(spec: string, job: JobDefinition): string {
       );
   }
   lines.push('', 'outputs:');
-  for (const [n, s] of Object.entries(job.outputs))
+  for (const [n, s] of Object.entries(job.outputs ?? {}))
     lines.push(
       `  ${n.padEnd(24)} ${s.kind === 'pg' ? `PostgreSQL table ${s.table} (${s.mode})` : `${s.kind} parts under --out/${s.path}/`}`,
     );
@@ -176,7 +176,14 @@ export function parseJobArgs(
     jobOptions: Object.freeze(jobOptions),
     inputs,
     out,
-    ...validateCommonRunOptions(values, { partitions: 64, splitBytes: DEFAULT_SPLIT_BYTES }, 65535),
+    ...validateCommonRunOptions(
+      values,
+      {
+        partitions: job.defaults?.partitions ?? 64,
+        splitBytes: job.defaults?.splitBytes ?? DEFAULT_SPLIT_BYTES,
+      },
+      job.defaults?.maxPartitions ?? 65535,
+    ),
     ...validateShardOptions(values, env),
     pgSchema: schema,
     pgUrl: values.pg as string | undefined,

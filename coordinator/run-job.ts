@@ -12,7 +12,7 @@ import type { PgServerTarget } from '../io/pg-config.js';
 import { startProgress, type Progress } from '../metrics/progress.js';
 import { ENGINE_REASONS } from '../engine/schema.js';
 import { sectionOf } from '../engine/keyed-state.js';
-import type { JobDefinition } from '../engine/job-contract.js';
+import type { JobDefinition, KernelSummary, StagedJobDefinition } from '../engine/job-contract.js';
 import type { JobMapResult, JobReduceResult, JobTask, TaskReject } from '../workers/job-task.js';
 import { planJobInputs, wholeFileSplit, type JobPlan } from './job-plan.js';
 import { openRunSession, type RunSession } from './run-session.js';
@@ -68,20 +68,71 @@ const REJECT_COLUMNS = Object.freeze({
   raw: 'string',
 } as const);
 
-/** Runs a job; resolves to its summary. */
-export async function runJob(options: JobRunOptions): Promise<JobRunSummary> {
+/** Runs a job (staged or a kernel); resolves to its summary. */
+export async function runJob(options: JobRunOptions): Promise<JobRunSummary | KernelRunSummary> {
+  configureStorage(options.storage); // the plan lists and reads s3:// inputs
+  await checkOutDirectory(options.out);
+  if (options.job.kernel !== undefined) {
+    const { runKernelJob } = await import('./run-kernel.js');
+    return runKernelJob(options);
+  }
+  const plan = await planJobInputs(options.job, options.inputs, options.splitBytes);
+  const runId = options.runId ?? jobRunId(options, plan);
+  return withRunSession(options, runId, ENGINE_REASONS, async (run) => {
+    run.startProgress(plan.bytes);
+    const runTasks = run.runner<JobTask>(taskIndex, (stage, tasks) => runCounted(run.session, stage, tasks));
+    return runStages(options, plan, runId, runTasks, run.setPhase);
+  });
+}
+
+/** A kernel job's summary: the kernel's own fields, the run id and the seconds. */
+export type KernelRunSummary = KernelSummary & {
+  job: string;
+  run_id: string;
+  seconds: number;
+  shuffle_bytes?: { written: number; read: number };
+};
+
+/** What {@link withRunSession} hands the run's body. */
+export interface RunInSession {
+  readonly session: RunSession;
+  /** Starts the progress line once the bytes to read are known. */
+  startProgress(totalBytes: number): void;
+  setPhase(phase: string): void;
+  /** The stage runner: this process's tasks through `run`, or one shard of many over the shuffle. */
+  runner<T>(
+    owner: (task: T) => number,
+    run: <R>(stage: string, tasks: T[]) => Promise<R[]>,
+  ): StageRunnerOf<T>;
+}
+
+/** A stage runner, with the shard steps when the run has a shuffle. */
+export type StageRunnerOf<T> = (<R>(stage: string, tasks: T[]) => Promise<R[]>) & {
+  everyShard?: (step: string, fn: () => Promise<void>) => Promise<void>;
+  leadShard?: (step: string, fn: () => Promise<void>) => Promise<void>;
+};
+
+/**
+ * Everything a run needs around its stages, the same for every job: the run session (metrics,
+ * `/metrics`, pool, scratch, signals), progress, the shuffle, the final push to a Pushgateway, and
+ * the summary's `seconds` and `shuffle_bytes`.
+ */
+export async function withRunSession<
+  S extends { rows_read: number; rows_valid: number; rows_rejected: number },
+>(
+  options: JobRunOptions,
+  runId: string,
+  reasons: readonly string[],
+  body: (run: RunInSession) => Promise<S>,
+): Promise<S & { seconds: number; shuffle_bytes?: { written: number; read: number } }> {
   const started = performance.now();
   const { job, shard } = options;
   const sharded = shard.count > 1 || options.shuffle !== undefined;
   const shardLabel = `${shard.index}/${shard.count}`;
-  configureStorage(options.storage); // the plan lists and reads s3:// inputs
-  await checkOutDirectory(options.out);
-  const plan = await planJobInputs(job, options.inputs, options.splitBytes);
-  const runId = options.runId ?? jobRunId(options, plan);
   const session = await openRunSession({
     job: job.name,
     runId,
-    reasons: ENGINE_REASONS,
+    reasons,
     ...(sharded ? { labels: { shard: shardLabel } } : {}),
     workers: options.workers,
     storage: options.storage,
@@ -91,17 +142,35 @@ export async function runJob(options: JobRunOptions): Promise<JobRunSummary> {
   });
   let progress: Progress | undefined;
   const shuffleBytes = { written: 0, read: 0 };
-  try {
-    if (options.progress)
-      progress = startProgress({
-        label: job.name,
-        totalBytes: plan.bytes,
-        read: () => session.counters.read(),
+  const run: RunInSession = {
+    session,
+    startProgress(totalBytes) {
+      if (options.progress && progress === undefined)
+        progress = startProgress({ label: job.name, totalBytes, read: () => session.counters.read() });
+    },
+    setPhase: (phase) => progress?.setPhase(phase),
+    runner<T>(owner: (task: T) => number, runLocal: <R>(stage: string, tasks: T[]) => Promise<R[]>) {
+      if (options.shuffle === undefined) return runLocal;
+      return createShuffleRunner<T>({
+        shard,
+        root: joinUrl(options.shuffle, runId),
+        owner,
+        run: runLocal,
+        barrierTimeoutMs: options.barrierTimeoutSeconds * 1000,
+        onBytes: (direction, bytes) => {
+          session.metrics.shuffleBytes.inc({ direction }, bytes);
+          shuffleBytes[direction] += bytes;
+        },
+        onWait: (stage, missing) => {
+          progress?.setPhase(`waiting for ${missing} ${stage} tasks of other shards`);
+          if (!options.progress)
+            options.log?.(`shard ${shardLabel}: waiting for ${missing} ${stage} tasks of other shards`);
+        },
       });
-    const runTasks = stageRunner(options, session, runId, shuffleBytes, (missing, stage) => {
-      progress?.setPhase(`waiting for ${missing} ${stage} tasks of other shards`);
-    });
-    const summary = await runStages(options, plan, runId, runTasks, (phase) => progress?.setPhase(phase));
+    },
+  };
+  try {
+    const summary = await body(run);
     session.stopFeed();
     const seconds = (performance.now() - started) / 1000;
     progress?.stop(
@@ -128,51 +197,28 @@ export async function runJob(options: JobRunOptions): Promise<JobRunSummary> {
   }
 }
 
-type RunTasks = (<R>(stage: string, tasks: JobTask[]) => Promise<R[]>) & {
-  leadShard?: (step: string, fn: () => Promise<void>) => Promise<void>;
-};
-
-/** Tasks through this process's pool, or as one shard of many over the shuffle. */
-function stageRunner(
-  options: JobRunOptions,
-  session: RunSession,
-  runId: string,
-  shuffleBytes: { written: number; read: number },
-  onWait: (missing: number, stage: string) => void,
-): RunTasks {
+/** Runs engine tasks in the pool; rows count in the metrics as each task finishes. */
+function runCounted<R>(session: RunSession, stage: string, tasks: JobTask[]): Promise<R[]> {
   const { metrics, pool } = session;
-  // Rows count in the metrics as each task finishes, not at the end of the run.
-  const runLocal = <R>(stage: string, tasks: JobTask[]): Promise<R[]> =>
-    Promise.all(
-      tasks.map(async (task) => {
-        const result = await pool.run<R>(undefined, stage, task);
-        const r = result as Partial<JobMapResult>;
-        if (task.step === 'map')
-          metrics.recordRows({
-            rowsRead: 0,
-            bytesRead: 0,
-            rowsValid: r.rowsValid ?? 0,
-            rejected: r.rejected ?? {},
-          });
-        else if (r.rejected && Object.keys(r.rejected).length > 0)
-          metrics.recordRows({ rowsRead: 0, bytesRead: 0, rowsValid: 0, rejected: r.rejected });
-        return result;
-      }),
-    );
-  if (options.shuffle === undefined) return runLocal;
-  return createShuffleRunner<JobTask>({
-    shard: options.shard,
-    root: joinUrl(options.shuffle, runId),
-    owner: taskIndex,
-    run: runLocal,
-    barrierTimeoutMs: options.barrierTimeoutSeconds * 1000,
-    onBytes: (direction, bytes) => {
-      metrics.shuffleBytes.inc({ direction }, bytes);
-      shuffleBytes[direction] += bytes;
-    },
-    onWait: (stage, missing) => onWait(missing, stage),
-  });
+  return Promise.all(
+    tasks.map(async (task) => {
+      const result = await pool.run<R>(undefined, stage, task);
+      const r = result as Partial<JobMapResult>;
+      if (task.step === 'map')
+        metrics.recordRows({
+          rowsRead: 0,
+          bytesRead: 0,
+          rowsValid: r.rowsValid ?? 0,
+          rejected: r.rejected ?? {},
+        });
+      else if (r.rejected && Object.keys(r.rejected).length > 0)
+        metrics.recordRows({ rowsRead: 0, bytesRead: 0, rowsValid: 0, rejected: r.rejected });
+      return result;
+    }),
+  );
 }
+
+type RunTasks = StageRunnerOf<JobTask>;
 
 /** A map task's owner: its split number, set by the run loop. */
 const splitNumbers = new WeakMap<object, number>();
@@ -187,7 +233,8 @@ async function runStages(
   runTasks: RunTasks,
   onPhase: (phase: string) => void,
 ): Promise<Omit<JobRunSummary, 'seconds' | 'shuffle_bytes'>> {
-  const { job, shard } = options;
+  const { shard } = options;
+  const job = options.job as StagedJobDefinition;
   const P = options.partitions;
   const base = {
     kind: 'job' as const,
@@ -317,7 +364,7 @@ async function runStages(
 
 function pgSpecs(options: JobRunOptions): Record<string, PgTableSpec> {
   const out: Record<string, PgTableSpec> = {};
-  for (const [name, sink] of Object.entries(options.job.outputs))
+  for (const [name, sink] of Object.entries(options.job.outputs ?? {}))
     if (sink.kind === 'pg')
       out[name] = {
         schema: options.pgSchema,
@@ -389,7 +436,7 @@ async function removeStrays(
   const storage = await storageFor(options.out);
   const folders = [
     REJECTS,
-    ...Object.values(options.job.outputs).flatMap((s) => (s.kind === 'pg' ? [] : [s.path])),
+    ...Object.values(options.job.outputs ?? {}).flatMap((s) => (s.kind === 'pg' ? [] : [s.path])),
   ];
   for (const folder of folders)
     for (const o of await storage.list(joinUrl(options.out, folder)))

@@ -63,16 +63,28 @@ export class WorkerPool {
     job: WorkerMessage['job'],
     stage: string,
     tasks: readonly WorkerMessage['task'][],
+    jobUrl?: string,
   ): Promise<R[]> {
-    return Promise.all(tasks.map((task) => this.run<R>(job, stage, task)));
+    return Promise.all(tasks.map((task) => this.run<R>(job, stage, task, jobUrl)));
   }
 
   /** Runs one task, retrying it when its worker dies or it throws a retryable error. */
-  async run<R>(job: WorkerMessage['job'], stage: string, task: WorkerMessage['task']): Promise<R> {
+  async run<R>(
+    job: WorkerMessage['job'],
+    stage: string,
+    task: WorkerMessage['task'],
+    jobUrl?: string,
+  ): Promise<R> {
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
-        const message: WorkerMessage = { job, task, counters: this.#counters, storage: this.#storage };
+        const message: WorkerMessage = {
+          job,
+          jobUrl,
+          task,
+          counters: this.#counters,
+          storage: this.#storage,
+        };
         const result = (await this.#pool.run(message)) as R;
         this.#metrics?.recordTask(stage, (performance.now() - started) / 1000, 'ok');
         return result;

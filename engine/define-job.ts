@@ -81,15 +81,49 @@ export function defineJob<O = Record<string, unknown>>(definition: JobDefinition
       paths.add(sink.path);
     }
   }
-  for (const [option, spec] of Object.entries(def.options ?? {})) {
-    if (!NAME.test(option)) fail(name, `option "${option}": name must be lower-case letters, digits and "-"`);
-    if (!['string', 'integer', 'number', 'boolean', 'duration'].includes(spec.type))
-      fail(name, `option "${option}": unknown type "${String(spec.type)}"`);
-  }
+  checkOptions(name, def);
   return Object.freeze(
     Object.assign(Object.create(null) as object, def, { [JOB_MARK]: true }),
   ) as JobDefinition<O>;
 }
+
+/** The job's own options: names, types, and no clash with the options every job takes. */
+function checkOptions(name: string, def: JobDefinition<never>): void {
+  for (const [option, spec] of Object.entries(def.options ?? {})) {
+    if (!NAME.test(option)) fail(name, `option "${option}": name must be lower-case letters, digits and "-"`);
+    if (RESERVED_OPTIONS.has(option) || option in def.inputs)
+      fail(name, `option "${option}": the name is taken by an option every job has, or by an input`);
+    if (!['string', 'integer', 'number', 'boolean', 'duration'].includes(spec.type))
+      fail(name, `option "${option}": unknown type "${String(spec.type)}"`);
+  }
+}
+
+/** Options the engine's command line gives every job (a job option may not reuse one). */
+export const RESERVED_OPTIONS: ReadonlySet<string> = new Set([
+  'input',
+  'out',
+  'workers',
+  'partitions',
+  'split-size',
+  'tmp-dir',
+  'shard',
+  'shards',
+  'shuffle',
+  'run-id',
+  'barrier-timeout',
+  'pg',
+  'pg-schema',
+  'no-pg',
+  'metrics-port',
+  'pushgateway',
+  's3-endpoint',
+  's3-region',
+  's3-checksums',
+  's3-part-size',
+  'json',
+  'no-progress',
+  'help',
+]);
 
 /** Checks a stage's state: at least one field, each an aggregate. */
 export function checkState(job: string, where: string, state: StateSpec): StateSpec {
@@ -110,7 +144,8 @@ export function stageState(
   s: number,
   options: Readonly<Record<string, unknown>>,
 ): StateSpec {
-  const stage = job.stages[s];
+  const stage = job.stages?.[s];
+  if (stage === undefined) fail(job.name, `has no stage ${s}`);
   const state =
     typeof stage.state === 'function' ? (stage.state as (o: unknown) => StateSpec)(options) : stage.state;
   return checkState(job.name, `stage ${s} ("${stage.name}")`, state);

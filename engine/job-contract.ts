@@ -124,6 +124,84 @@ export interface OptionSpec {
   readonly default?: string | number | boolean;
 }
 
+/** One input file as the engine expanded it: its URL or path, size and version (ETag or mtime). */
+export interface JobInputFile {
+  readonly path: string;
+  readonly size: number;
+  readonly version?: string;
+}
+
+/** Row counts a kernel reports to the run's metrics as its work is done. */
+export interface KernelRowStats {
+  rowsRead?: number;
+  rowsValid: number;
+  bytesRead?: number;
+  rejected: Record<string, number>;
+}
+
+/** Runs one stage's tasks (in the pool, or as one shard of many); results in task order. */
+export interface KernelTaskRunner {
+  <R>(stage: string, tasks: unknown[]): Promise<R[]>;
+  /** With several shards: `fn` on every shard, then a barrier. One process: just `fn`. */
+  everyShard?(step: string, fn: () => Promise<void>): Promise<void>;
+  /** With several shards: `fn` on shard 0, the others wait. One process: just `fn`. */
+  leadShard?(step: string, fn: () => Promise<void>): Promise<void>;
+}
+
+/** What the engine hands a kernel's `run`: everything but the job's own stages. */
+export interface KernelContext<O = Record<string, unknown>> {
+  readonly options: Readonly<O>;
+  /** Each declared input's files, expanded, in input order. */
+  readonly inputs: Readonly<Record<string, readonly JobInputFile[]>>;
+  readonly out: string;
+  readonly partitions: number;
+  readonly splitBytes: number;
+  readonly shard: { readonly index: number; readonly count: number };
+  readonly runId: string;
+  /** This run's scratch directory (removed at the end, on a signal, and when found dead). */
+  readonly scratch: string;
+  /** The PostgreSQL server of the job's tables (`--pg`, DATABASE_URL, PG*); absent with none or --no-pg. */
+  readonly pg?: { readonly target: unknown; readonly schema: string };
+  readonly runTasks: KernelTaskRunner;
+  /** The bytes this shard will read (progress total). */
+  onPlan(totalBytes: number): void;
+  /** Names what the run is doing now (progress). */
+  onPhase(phase: string): void;
+  /** Counts rows in the metrics as work is done. */
+  recordRows(stats: KernelRowStats): void;
+  log(line: string): void;
+}
+
+/** The `--json` summary a kernel returns; the engine adds `run_id` and `seconds`. */
+export interface KernelSummary {
+  rows_read: number;
+  rows_valid: number;
+  rows_rejected: number;
+  rejected_by_reason: Record<string, number>;
+  outputs: Record<string, string>;
+  [field: string]: unknown;
+}
+
+/**
+ * A specialised kernel behind the contract: a job whose stages are its own code (the interactions
+ * fast path, window counts, the bitmap dedupe) still gets the engine's CLI, options, inputs, pool,
+ * shuffle, scratch, signals, metrics, progress, run id, `_SUCCESS` and summary.
+ */
+export interface KernelSpec<O = Record<string, unknown>> {
+  /** Every reject reason, so the metrics show each at 0 from the start. */
+  readonly reasons: readonly string[];
+  /** Which shard runs a task: `owner(task) mod N`. */
+  readonly owner: (task: unknown) => number;
+  /** Runs one task in a worker thread (import heavy modules inside it). */
+  readonly runTask: (task: unknown, onProgress?: (bytes: number, rows: number) => void) => Promise<unknown>;
+  /** Runs the job's stages in the main thread. */
+  readonly run: (ctx: KernelContext<O>) => Promise<KernelSummary>;
+  /** Text printed before the summary (stderr with --json), e.g. a validation report. */
+  readonly report?: (summary: KernelSummary) => string;
+  /** Extra `label value` lines of the human summary. */
+  readonly summaryLines?: (summary: KernelSummary) => [string, string | number][];
+}
+
 /** What a job module declares (`export default defineJob({...})`). */
 export interface JobDefinition<O = Record<string, unknown>> {
   /** Lower-case name: letters, digits, `-`. */
@@ -133,6 +211,20 @@ export interface JobDefinition<O = Record<string, unknown>> {
   readonly options?: Readonly<Record<string, OptionSpec>>;
   readonly inputs: Readonly<Record<string, InputSpec>>;
   /** One or more keyed stages; each later stage re-keys the rows of the one before. */
+  readonly stages?: readonly StageSpec<O>[];
+  readonly outputs?: Readonly<Record<string, SinkSpec>>;
+  /** Instead of stages and outputs: the job's own kernel behind the contract. */
+  readonly kernel?: KernelSpec<O>;
+  /** Defaults of the common options for this job: partitions, split size, most partitions. */
+  readonly defaults?: {
+    readonly partitions?: number;
+    readonly splitBytes?: number;
+    readonly maxPartitions?: number;
+  };
+}
+
+/** A job declared with stages and outputs (not a kernel). */
+export type StagedJobDefinition<O = Record<string, unknown>> = JobDefinition<O> & {
   readonly stages: readonly StageSpec<O>[];
   readonly outputs: Readonly<Record<string, SinkSpec>>;
-}
+};

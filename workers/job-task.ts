@@ -32,6 +32,7 @@ import type {
   JobDefinition,
   MapResult,
   OutputRow,
+  StagedJobDefinition,
   StageSpec,
   Update,
 } from '../engine/job-contract.js';
@@ -132,11 +133,23 @@ export function loadJob(url: string): Promise<JobDefinition> {
   return job;
 }
 
+/** A task of a kernel job: its module's `kernel.runTask`. */
+export async function runKernelTask(
+  jobUrl: string,
+  task: unknown,
+  onProgress?: (bytes: number, rows: number) => void,
+): Promise<unknown> {
+  const job = await loadJob(jobUrl);
+  if (job.kernel === undefined)
+    throw new ShardflowError('E_NOT_A_JOB', `${jobUrl}: a kernel task for a job without a kernel`);
+  return job.kernel.runTask(task, onProgress);
+}
+
 export async function runJobTask(
   task: JobTask,
   onProgress?: (bytes: number, rows: number) => void,
 ): Promise<unknown> {
-  const job = await loadJob(task.jobUrl);
+  const job = (await loadJob(task.jobUrl)) as StagedJobDefinition;
   return task.step === 'map' ? mapSplit(job, task, onProgress) : reducePartition(job, task);
 }
 
@@ -164,7 +177,7 @@ class Folder {
 }
 
 async function mapSplit(
-  job: JobDefinition,
+  job: StagedJobDefinition,
   task: JobMapTask,
   onProgress?: (bytes: number, rows: number) => void,
 ): Promise<JobMapResult> {
@@ -319,7 +332,7 @@ function jsonRecordResult(text: string, bound: BoundSchema, stage: StageSpec, ct
   return callMap(stage, out, ctx);
 }
 
-async function reducePartition(job: JobDefinition, task: JobReduceTask): Promise<JobReduceResult> {
+async function reducePartition(job: StagedJobDefinition, task: JobReduceTask): Promise<JobReduceResult> {
   const stage = job.stages[task.stage];
   const p = task.partition;
   const state = new KeyedState(stageState(job, task.stage, task.options), task.partitions);
@@ -367,7 +380,7 @@ const EXTENSIONS = { parquet: 'parquet', jsonl: 'jsonl', csv: 'csv' } as const;
 
 /** Writes one partition's rows to every sink of the job. */
 async function writeSinks(
-  job: JobDefinition,
+  job: StagedJobDefinition,
   task: JobReduceTask,
   rows: OutputRow[],
 ): Promise<Pick<JobReduceResult, 'files' | 'pgRows'>> {

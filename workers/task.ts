@@ -11,7 +11,7 @@ import { runInteractionsTask } from '../jobs/interactions/stages.js';
 import type { InteractionsTask } from '../jobs/interactions/tasks.js';
 import { runCallsignTask } from '../jobs/callsign/stages.js';
 import type { CallsignTask } from '../jobs/callsign/tasks.js';
-import { runJobTask, type JobTask } from './job-task.js';
+import { runJobTask, runKernelTask, type JobTask } from './job-task.js';
 import { errorForThread } from '../errors.js';
 
 /** What the coordinator posts to a worker. */
@@ -21,7 +21,9 @@ export interface WorkerMessage {
    * for an engine task, which names its job module by URL.
    */
   job?: 'interactions' | 'callsign';
-  /** An engine task, or a task of the job named by `job`. */
+  /** A kernel job's module: the task goes to its `kernel.runTask`. */
+  jobUrl?: string;
+  /** An engine task, or a task of the job named by `job` or `jobUrl`. */
   task: JobTask | InteractionsTask | CallsignTask;
   counters?: SharedArrayBuffer;
   /** How this thread reaches S3 (the coordinator's storage options). */
@@ -75,9 +77,11 @@ async function runTask(message: WorkerMessage): Promise<unknown> {
       }
     : undefined;
   const result =
-    message.job === undefined
-      ? await runJobTask(message.task as JobTask, onProgress)
-      : await runners[message.job](message.task as never, onProgress);
+    message.jobUrl !== undefined
+      ? await runKernelTask(message.jobUrl, message.task, onProgress)
+      : message.job === undefined
+        ? await runJobTask(message.task as JobTask, onProgress)
+        : await runners[message.job](message.task as never, onProgress);
   const list = transferables(result);
   if (list.length === 0) return result;
   return move({ [transferableSymbol]: list, [valueSymbol]: result } as never);
