@@ -1,0 +1,37 @@
+// The kernel API (`shardflow/kernel`): re-exports only. The building blocks a job's own kernel
+// (engine/job-contract.ts, KernelSpec) is written with: storage, readers, the Parquet writer,
+// PostgreSQL, partitioning. Jobs import `shardflow` and `shardflow/kernel`, nothing else.
+export { ShardflowError, UsageError, InputError, PostgresError } from './errors.js';
+export {
+  storageFor,
+  joinUrl,
+  writeObject,
+  configureStorage,
+  storageOptions,
+  isS3Url,
+  parseS3Url,
+  type Storage,
+  type ObjectInfo,
+  type ObjectWriter,
+  type StorageOptions,
+} from './io/storage.js';
+export { expandInputs, type InputFile } from './io/input-paths.js';
+export { planSplitRanges, DEFAULT_SPLIT_BYTES, type SplitRange } from './partitioners/plan-splits.js';
+export { murmur3Bytes, murmur3Words, murmur3Int64, murmur3String } from './partitioners/murmur3.js';
+export {
+  hashPartitionInt64,
+  hashPartitionString,
+  hashPartitionBigInt,
+  partitionOf,
+} from './partitioners/hash-partition.js';
+export { isCleanText, storableText, escapeNul } from './io/utf8-check.js';
+export {
+  encodeParquetColumns,
+  writeParquetColumns,
+  wordsFromNumbers,
+  Utf8Bytes,
+  type ParquetColumn,
+} from './io/parquet-columns.js';
+export { resolvePgConfig, type PgTarget, type PgServerTarget } from './io/pg-config.js';
+export { openSqlClient, type SqlClient } from './io/sql-client.js';
+export { quoteIdent, quoteQualified } from './io/quote-ident.js';
