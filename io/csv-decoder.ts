@@ -62,6 +62,8 @@ export interface CsvDecoderOptions {
    * index, it either consumes a whole record that ends with LF or CRLF inside the buffer (it has
    * used the record itself: the decoder counts it as a record and a line and emits nothing) and
    * returns the index after its line terminator, or returns 0 to leave the record to the decoder.
+   * It must consume only records `onRecord` would accept: the decoder checks nothing in them, not
+   * even their encoding (a NUL or invalid UTF-8 is the caller's rule: see io/utf8-check.ts).
    */
   fastRecord?: (buf: Uint8Array, pos: number, n: number, offset: number, line: number) => number;
 }
