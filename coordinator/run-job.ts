@@ -46,6 +46,8 @@ export interface JobRunSummary {
   rows_valid: number;
   rows_rejected: number;
   rejected_by_reason: Record<string, number>;
+  /** Rows a re-keying stage rejected, by stage and reason (not input records: not in rows_rejected). */
+  stage_rejects?: Record<string, Record<string, number>>;
   /** Distinct keys of each stage. */
   keys: Record<string, number>;
   /** Rows written by each output (file sinks: this shard's parts; tables: rows loaded now). */
@@ -288,6 +290,14 @@ async function runStages(
   const keys: Record<string, number> = {};
   let upstream = maps.map((m) => m.partials);
   let reduces: JobReduceResult[] = [];
+  // Rows a re-keying stage rejected: written beside the map rejects, never dropped.
+  const rekeyRejects: { stage: number; partition: number; rejects: TaskReject[] }[] = [];
+  // Input records rejected (they reconcile: read = valid + rejected), and rows a re-keying stage
+  // rejected, by stage.
+  const stageRejects: Record<string, Record<string, number>> = {};
+  const rejected: Record<string, number> = {};
+  for (const m of maps)
+    for (const [reason, n] of Object.entries(m.rejected)) rejected[reason] = (rejected[reason] ?? 0) + n;
   for (let s = 0; s < job.stages.length; s++) {
     const last = s === job.stages.length - 1;
     onPhase(`reduce ${job.stages[s].name}`);
@@ -303,14 +313,33 @@ async function runStages(
     reduces = await runTasks<JobReduceResult>(`reduce-${job.stages[s].name}`, tasks);
     keys[job.stages[s].name] = reduces.reduce((n, r) => n + r.keys, 0);
     if (!last) upstream = reduces.map((r) => r.partials ?? emptyMapResult(P).partials);
+    reduces.forEach((r, p) => {
+      if (r.rejects.length > 0) rekeyRejects.push({ stage: s + 1, partition: p, rejects: r.rejects });
+      const counts = (stageRejects[job.stages[s + 1]?.name ?? ''] ??= {});
+      for (const [reason, n] of Object.entries(r.rejected)) counts[reason] = (counts[reason] ?? 0) + n;
+    });
+    for (const [name, counts] of Object.entries(stageRejects))
+      if (Object.keys(counts).length === 0) delete stageRejects[name];
   }
 
   // 3. rejects parts (this shard's splits), strays, tables, and `_SUCCESS`, last.
   onPhase('rejects');
   const mine = (k: number) => k % shard.count === shard.index;
   await writeRejects(options, plan, maps, mine);
+  for (const { stage, partition, rejects } of rekeyRejects) {
+    if (!mine(partition)) continue;
+    const rows = rejects.map((r) => ({
+      source: `stage ${job.stages[stage].name}`,
+      line: null,
+      reason: r.reason,
+      raw: r.raw,
+    }));
+    await writeObject(rekeyRejectsUrl(options.out, stage, partition), [
+      encodeRowsParquet(rows, REJECT_COLUMNS, `job "${job.name}", rejects of stage ${stage}`),
+    ]);
+  }
   await leadStep('commit', async () => {
-    await removeStrays(options, reduces, maps);
+    await removeStrays(options, reduces, maps, rekeyRejects);
     if (options.pg) {
       const { openSqlClient } = await import('../io/sql-client.js');
       const client = await openSqlClient(options.pg, { maxConnections: 1 });
@@ -323,9 +352,6 @@ async function runStages(
     await writeObject(joinUrl(options.out, SUCCESS), []);
   });
 
-  const rejected: Record<string, number> = {};
-  for (const r of [...maps, ...reduces])
-    for (const [reason, n] of Object.entries(r.rejected)) rejected[reason] = (rejected[reason] ?? 0) + n;
   // Rows out count this shard's own partitions; the row counts above are the whole run's.
   const rowsOut: Record<string, number> = {};
   for (const r of reduces.filter((_, p) => p % shard.count === shard.index)) {
@@ -345,6 +371,7 @@ async function runStages(
     rows_valid: maps.reduce((n, m) => n + m.rowsValid, 0),
     rows_rejected: rowsRejected,
     rejected_by_reason: Object.fromEntries(Object.entries(rejected).sort(([a], [b]) => (a < b ? -1 : 1))),
+    ...(Object.keys(stageRejects).length > 0 ? { stage_rejects: stageRejects } : {}),
     keys,
     rows_out: rowsOut,
     outputs,
@@ -421,13 +448,21 @@ async function writeRejects(
   }
 }
 
+/** Where the rows stage `stage` rejected in partition `partition` go. */
+function rekeyRejectsUrl(out: string, stage: number, partition: number): string {
+  return joinUrl(out, REJECTS, `stage-${stage}-part-${String(partition).padStart(5, '0')}.parquet`);
+}
+
 /** Removes files under the job's folders that this run did not write (parts of an earlier run). */
 async function removeStrays(
   options: JobRunOptions,
   reduces: JobReduceResult[],
   maps: JobMapResult[],
+  rekeyRejects: readonly { stage: number; partition: number }[],
 ): Promise<void> {
-  const written = new Set<string>();
+  const written = new Set<string>(
+    rekeyRejects.map((r) => rekeyRejectsUrl(options.out, r.stage, r.partition)),
+  );
   for (const r of reduces) for (const f of r.files) written.add(f.url);
   maps.forEach((m, k) => {
     if (m.rejects.length > 0)

@@ -7,11 +7,11 @@
  */
 
 import assert from 'node:assert/strict';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { readParts, runCli, tempDir, type CliResult } from './helpers/run-cli.js';
+import { readParquetRows, readParts, runCli, tempDir, type CliResult } from './helpers/run-cli.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const REVENUE = fileURLToPath(new URL('../examples/customer-revenue.js', import.meta.url));
@@ -136,6 +136,45 @@ export default defineJob({
     .map((r) => `${String(r.lang)}:${String(r.word)}=${String(r.n)}`)
     .sort();
   assert.deepEqual(rows, ['en:cat=1', 'en:end=1', 'en:hat=1', 'en:the=3', 'fr:chat=1', 'fr:le=1']);
+
+  // A re-keying stage's rejects are written too (never dropped), without a line.
+  await writeFile(
+    join(dir, 'rekey.mjs'),
+    (await readFile(join(dir, 'words.mjs'), 'utf8'))
+      .replace("name: 'words',\n  description", "name: 'rekey',\n  description")
+      .replace(
+        '  }],\n  outputs',
+        "  }, {\n    name: 'by-count',\n    map: (row) => (row.n > 2 ? reject('too_common') : emit(String(row.n), {})),\n    state: { words: count() },\n    finalize: (n, v) => ({ lang: 'all', word: n, n: v.words }),\n  }],\n  outputs",
+      ),
+  );
+  const rekey = summary(
+    await runCli([
+      'run',
+      join(dir, 'rekey.mjs'),
+      '--texts',
+      join(dir, 'texts.csv'),
+      '--out',
+      join(dir, 'out3'),
+      ...RUN,
+    ]),
+  );
+  assert.deepEqual(rekey.rejected_by_reason, { unknown_language: 1 });
+  assert.deepEqual((rekey as { stage_rejects?: unknown }).stage_rejects, { 'by-count': { too_common: 1 } });
+  const rekeyRejects = (await readParts(join(dir, 'out3', 'rejects'))).concat(
+    ...(await Promise.all(
+      (await readdir(join(dir, 'out3', 'rejects')))
+        .filter((f) => f.startsWith('stage-'))
+        .map((f) => readParquetRows(join(dir, 'out3', 'rejects', f))),
+    )),
+  );
+  assert.deepEqual(
+    rekeyRejects.map((r) => [r.source, r.reason, r.line === null ? null : Number(r.line)]).sort(),
+    [
+      [join(dir, 'texts.csv'), 'unknown_language', 4],
+      ['stage by-count', 'too_common', null],
+    ],
+  );
+  assert.match(String(rekeyRejects.find((r) => r.reason === 'too_common')?.raw), /"word":"the"/);
 
   // A map that throws is the job's bug: exit 1, naming the stage.
   await writeFile(
