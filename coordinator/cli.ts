@@ -29,7 +29,7 @@ const USAGE = `usage:
   shardflow run callsign --collections PATH... --predictions PATH... --out DIR [--workers N] [--partitions P]
                          [--split-size BYTES] [--metrics-port PORT] [--tmp-dir DIR] [--no-progress] [--json]
                          [--s3-endpoint URL] [--s3-region R] [--s3-checksums MODE] [--s3-part-size BYTES]
-  shardflow generate interactions --rows N [--seed S] [--bad-fraction F] --out FILE [--s3-endpoint URL]
+  shardflow generate interactions --rows N [--seed S] [--bad-fraction F] [--shape narrow|wide] --out FILE [--s3-endpoint URL]
   shardflow generate callsign --profiles N --sessions-per-profile M --out DIR [--seed S] [--s3-endpoint URL]
   shardflow query interactions daily|top-users|top-products [--limit N] [--pg URL] [--pg-schema NAME] [--json]
   shardflow demo [--rows N] [--out DIR]`;
@@ -224,6 +224,7 @@ async function generateCommand(argv: string[]): Promise<void> {
     rows: { type: 'string' },
     seed: { type: 'string' },
     'bad-fraction': { type: 'string' },
+    shape: { type: 'string' },
     out: { type: 'string' },
     ...S3_FLAGS,
   });
@@ -239,12 +240,18 @@ async function generateCommand(argv: string[]): Promise<void> {
     return n;
   };
   await configureGenerateStorage(values.out as string, values);
-  const { generateInteractions } = await import('../jobs/interactions/generate.js');
+  const { generateInteractions, INTERACTIONS_SHAPES } = await import('../jobs/interactions/generate.js');
+  const shape = INTERACTIONS_SHAPES.find((s) => s === values.shape);
+  if (values.shape !== undefined && shape === undefined)
+    throw new UsageError(
+      `--shape must be one of ${INTERACTIONS_SHAPES.join(', ')}, got "${String(values.shape)}"`,
+    );
   const summary = await generateInteractions({
     rows: Number(values.rows),
     out: values.out as string,
     seed: num('seed', values.seed),
     badFraction: num('bad-fraction', values['bad-fraction']),
+    shape,
   });
   log(
     `generated ${summary.rows} rows, ${summary.bytes} bytes in ${summary.seconds.toFixed(2)} s: ${String(values.out)}`,

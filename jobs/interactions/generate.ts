@@ -1,5 +1,4 @@
-import { UsageError } from '../../errors.js';
-import { storageFor } from '../../io/storage.js';
+import { UsageError, storageFor } from 'shardflow/kernel';
 
 /** Options of {@link generateInteractions}. */
 export interface GenerateInteractionsOptions {
@@ -11,10 +10,12 @@ export interface GenerateInteractionsOptions {
   seed?: number;
   /** Fraction of rows made bad, spread evenly over the six reject reasons, 0..1. Default 0.01. */
   badFraction?: number;
-  /** Distinct user ids, numbered from 1000, Zipf-skewed. Default max(100, rows / 100). */
+  /** Distinct user ids, Zipf-skewed. Default: the shape's (narrow: max(100, rows / 100)). */
   users?: number;
-  /** Distinct product ids, numbered from 200, Zipf-skewed. Default max(50, rows / 1000). */
+  /** Distinct product ids, Zipf-skewed. Default: the shape's (narrow: max(50, rows / 1000)). */
   products?: number;
+  /** Data shape, see {@link INTERACTIONS_SHAPES}. Default `narrow`. */
+  shape?: InteractionsShape;
 }
 
 /** What {@link generateInteractions} wrote. */
@@ -71,15 +72,17 @@ const BAD_TIMESTAMPS = [
 /**
  * Writes a synthetic user-interactions CSV: sequential interaction ids, Zipf-skewed users and
  * products, a funnel of actions, timestamps uniform over 2023, and a `badFraction` of rows that
- * each trip exactly one reject reason. Peak memory: one 1 MiB chunk plus the stream's buffer
+ * each trip exactly one reject reason (the `narrow` shape; `wide` changes ids, key counts and
+ * days, see {@link WIDE_SHAPE}). Peak memory: one 1 MiB chunk plus the stream's buffer
  * (writes wait for `drain`), plus the alias tables (16 bytes per user and per product).
  */
 export async function generateInteractions(options: GenerateInteractionsOptions): Promise<GenerateSummary> {
   const o = validateOptions(options);
   const started = performance.now();
   const rng = new Sfc32(o.seed);
-  const users = new ZipfSampler(o.users, GENERATE_INTERACTIONS_DEFAULTS.firstUserId, rng);
-  const products = new ZipfSampler(o.products, GENERATE_INTERACTIONS_DEFAULTS.firstProductId, rng);
+  const shape = shapeParameters(o.shape, o.rows);
+  const users = new ZipfSampler(o.users, shape.userId, shape.userExponent, rng);
+  const products = new ZipfSampler(o.products, shape.productId, shape.productExponent, rng);
   const actionThresholds = cumulativeThresholds(ACTION_WEIGHTS);
   const quirkFraction = Math.min(
     1 - o.badFraction,
@@ -97,8 +100,10 @@ export async function generateInteractions(options: GenerateInteractionsOptions)
   const chunk = Buffer.allocUnsafe(chunkBytes); // reused: a writer is done with a chunk when write resolves
   let pos = chunk.write(HEADER, 0, 'latin1');
   let bytes = 0;
+  let id = 0;
   try {
     for (let row = 1; row <= o.rows; row++) {
+      id = shape.idGap === 0 ? row : id + 1 + Math.floor((rng.next() / 2 ** 32) * shape.idGap);
       if (pos > chunkBytes - MAX_ROW_BYTES) {
         bytes += pos;
         await writer.write(chunk.subarray(0, pos));
@@ -107,15 +112,15 @@ export async function generateInteractions(options: GenerateInteractionsOptions)
       const user = users.sample();
       const product = products.sample();
       const action = pickIndex(actionThresholds, rng.next());
-      const second = Math.floor((rng.next() / 2 ** 32) * SECONDS_IN_2023);
+      const second = shape.firstSecond + Math.floor((rng.next() / 2 ** 32) * shape.seconds);
       const dice = rng.next();
       if (dice >= quirkThreshold) {
-        pos = writeValidRow(chunk, pos, row, user, product, action, second);
-        recent[recentCount++ % RECENT_VALID_IDS] = row;
+        pos = writeValidRow(chunk, pos, id, user, product, action, second);
+        recent[recentCount++ % RECENT_VALID_IDS] = id;
         continue;
       }
       const fields = [
-        String(row),
+        String(id),
         String(user),
         String(product),
         ACTIONS[action] as string,
@@ -123,7 +128,7 @@ export async function generateInteractions(options: GenerateInteractionsOptions)
       ];
       if (dice >= badThreshold) {
         applyQuirk(fields, rng);
-        recent[recentCount++ % RECENT_VALID_IDS] = row;
+        recent[recentCount++ % RECENT_VALID_IDS] = id;
       } else {
         const earlier = recentCount === 0 ? -1 : recent[rng.next() % Math.min(recentCount, RECENT_VALID_IDS)];
         applyBadness(fields, rng, earlier);
@@ -155,15 +160,93 @@ function validateOptions(options: GenerateInteractionsOptions): ResolvedOptions 
   if (typeof badFraction !== 'number' || !(badFraction >= 0 && badFraction <= 1)) {
     throw new UsageError('options.badFraction must be a number from 0 to 1');
   }
-  const users = options.users ?? Math.max(100, Math.floor(rows / 100));
+  const shape = options.shape ?? 'narrow';
+  if (!INTERACTIONS_SHAPES.includes(shape))
+    throw new UsageError(`options.shape must be one of ${INTERACTIONS_SHAPES.join(', ')}`);
+  const wide = shape === 'wide';
+  const users =
+    options.users ??
+    (wide
+      ? Math.min(WIDE_SHAPE.users, Math.max(100, Math.floor(rows / 10)))
+      : Math.max(100, Math.floor(rows / 100)));
   if (!Number.isSafeInteger(users) || users < 1 || users > 2 ** 26) {
     throw new UsageError('options.users must be an integer from 1 to 67108864');
   }
-  const products = options.products ?? Math.max(50, Math.floor(rows / 1000));
+  const products =
+    options.products ??
+    (wide
+      ? Math.min(WIDE_SHAPE.products, Math.max(50, Math.floor(rows / 100)))
+      : Math.max(50, Math.floor(rows / 1000)));
   if (!Number.isSafeInteger(products) || products < 1 || products > 2 ** 26) {
     throw new UsageError('options.products must be an integer from 1 to 67108864');
   }
-  return Object.freeze({ rows, out, seed, badFraction, users, products });
+  if (wide && products >= WIDE_SHAPE.productIdPrime) {
+    throw new UsageError(`options.products must be below ${WIDE_SHAPE.productIdPrime} in the wide shape`);
+  }
+  return Object.freeze({ rows, out, seed, badFraction, users, products, shape });
+}
+
+/** The data shapes of `generate interactions --shape` (issue #10, section 7). */
+export const INTERACTIONS_SHAPES = Object.freeze(['narrow', 'wide'] as const);
+/** A data shape of {@link generateInteractions}. */
+export type InteractionsShape = (typeof INTERACTIONS_SHAPES)[number];
+
+/**
+ * The wide shape: about 1M users and 100k products (fewer below 10M and 10M rows: rows / 10 and
+ * rows / 100), their ids scattered over [1, 2^32) and [1, 2^24); interaction ids rising by a random
+ * gap of 1..floor(2^40 / rows), so at most 2^40; timestamps over the 90 days 2023-10-03..12-31.
+ */
+export const WIDE_SHAPE = Object.freeze({
+  users: 1_000_000,
+  products: 100_000,
+  /** A flatter Zipf than narrow's, so that ~96 % of the 1M users occur at 10M rows. */
+  userExponent: 0.8,
+  productExponent: 1.1,
+  /** Primes just under 2^32 and 2^24: id = k · multiplier mod prime is distinct for every rank k. */
+  userIdPrime: 4_294_967_291,
+  userIdMultiplier: 96_280_217,
+  productIdPrime: 16_777_213,
+  productIdMultiplier: 9_999_991,
+  maxInteractionId: 2 ** 40,
+  firstDay: 275,
+  days: 90,
+});
+
+interface ShapeParameters {
+  userId: (rank: number) => number;
+  productId: (rank: number) => number;
+  userExponent: number;
+  productExponent: number;
+  /** 0: interaction ids are the row numbers; else each id is the last plus 1..idGap. */
+  idGap: number;
+  firstSecond: number;
+  seconds: number;
+}
+
+function shapeParameters(shape: InteractionsShape, rows: number): ShapeParameters {
+  const { zipfExponent, firstUserId, firstProductId } = GENERATE_INTERACTIONS_DEFAULTS;
+  if (shape === 'narrow') {
+    return {
+      userId: (k) => firstUserId + k,
+      productId: (k) => firstProductId + k,
+      userExponent: zipfExponent,
+      productExponent: zipfExponent,
+      idGap: 0,
+      firstSecond: 0,
+      seconds: SECONDS_IN_2023,
+    };
+  }
+  const w = WIDE_SHAPE;
+  return {
+    // Ranks stay below 2^26 and the multipliers below 2^27, so the products are exact doubles.
+    userId: (k) => ((k + 1) * w.userIdMultiplier) % w.userIdPrime,
+    productId: (k) => ((k + 1) * w.productIdMultiplier) % w.productIdPrime,
+    userExponent: w.userExponent,
+    productExponent: w.productExponent,
+    idGap: Math.max(1, Math.floor(w.maxInteractionId / Math.max(1, rows))),
+    firstSecond: w.firstDay * 86_400,
+    seconds: w.days * 86_400,
+  };
 }
 
 /** sfc32 (Chris Doty-Humphrey's Small Fast Counting PRNG): 32-bit outputs, period ≥ 2^32, fast in JS. */
@@ -211,12 +294,12 @@ class ZipfSampler {
   readonly #ids: Float64Array;
   readonly #rng: Sfc32;
 
-  constructor(n: number, firstId: number, rng: Sfc32) {
+  constructor(n: number, idOf: (rank: number) => number, exponent: number, rng: Sfc32) {
     this.#n = n;
     this.#rng = rng;
     const scaled = new Float64Array(n);
     let total = 0;
-    for (let k = 0; k < n; k++) total += scaled[k] = (k + 1) ** -GENERATE_INTERACTIONS_DEFAULTS.zipfExponent;
+    for (let k = 0; k < n; k++) total += scaled[k] = (k + 1) ** -exponent;
     for (let k = 0; k < n; k++) scaled[k] = (scaled[k] * n) / total;
     this.#prob = new Float64Array(n).fill(1);
     this.#alias = new Int32Array(n);
@@ -232,7 +315,7 @@ class ZipfSampler {
       if (scaled[l] < 1) small.push(large.pop() as number);
     }
     this.#ids = new Float64Array(n);
-    for (let k = 0; k < n; k++) this.#ids[k] = firstId + k;
+    for (let k = 0; k < n; k++) this.#ids[k] = idOf(k);
     for (let k = n - 1; k > 0; k--) {
       const j = rng.next() % (k + 1);
       const t = this.#ids[k];
