@@ -26,6 +26,8 @@ export const ERROR_CODES: Readonly<Record<string, string>> = Object.freeze({
   E_S3_ACCESS_DENIED: 'S3 refused the credentials or the access',
   E_S3_KEY: 'an s3:// URL written to is not an object key',
   E_S3_REGION: 'no AWS region is configured',
+  E_INPUT_CHANGED: 'an input file changed while the run was reading it',
+  E_SPILL_CORRUPT: 'a spill file of this run is truncated or not one shardflow wrote (disk full?)',
   E_SHUFFLE_CORRUPT: 'a shuffle object is truncated or not one shardflow wrote',
   E_BARRIER_TIMEOUT: 'a shard waited too long for the tasks of other shards',
   E_STOPPING: 'the run is stopping (a signal): no new output is started',

@@ -15,6 +15,7 @@
  */
 
 import { deserialize, serialize } from 'node:v8';
+import { ShardflowError } from '../errors.js';
 
 const MAGIC = 'SFS1';
 /** Marks a bare (Shared)ArrayBuffer, which v8's serializer refuses when shared, as its bytes. */
@@ -134,7 +135,11 @@ export async function decodeShuffleObject(
 ): Promise<{ value: unknown; bytes: number }> {
   let head = Buffer.from(await readRange(0, 64 * 1024));
   let bytes = head.length;
-  if (head.length < 8 || head.toString('latin1', 0, 4) !== MAGIC) throw new Error('not a shuffle object');
+  if (head.length < 8 || head.toString('latin1', 0, 4) !== MAGIC)
+    throw new ShardflowError(
+      'E_SHUFFLE_CORRUPT',
+      "a shuffle object does not start with SFS1: the shuffle holds a file shardflow did not write, or a truncated one; remove the run's shuffle prefix and rerun",
+    );
   const headerLength = head.readUInt32LE(4);
   if (head.length < 8 + headerLength) {
     const rest = await readRange(head.length, 8 + headerLength - head.length);

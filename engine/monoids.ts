@@ -15,6 +15,7 @@ import {
 } from '../workers/aggregates/numeric.js';
 import { countDistinct as countDistinctAgg, firstByPosition } from '../workers/aggregates/distinct.js';
 import { exactAdd, exactMerge, exactValue } from './exact-sum.js';
+import { UsageError } from '../errors.js';
 
 /** Updates of the key (a count field counts every update of its key). */
 export const count = (): Aggregate<number, unknown, number> => countAgg;
@@ -66,7 +67,7 @@ const EXACT_SUM: Aggregate<number[], number, number> = Object.freeze({
  * JSON-encodable. Memory: k values a key.
  */
 export function topK<V>(k: number, score: (v: V) => number): Aggregate<V[], V, V[]> {
-  if (!Number.isInteger(k) || k < 1) throw new RangeError('topK: k must be a positive integer');
+  if (!Number.isInteger(k) || k < 1) throw new UsageError(`topK(${k}): k must be a positive integer`);
   const order = (a: V, b: V) =>
     score(b) - score(a) ||
     (JSON.stringify(a) < JSON.stringify(b) ? -1 : JSON.stringify(a) > JSON.stringify(b) ? 1 : 0);
@@ -84,7 +85,7 @@ export function topK<V>(k: number, score: (v: V) => number): Aggregate<V[], V, V
 
 /** The first `n` values by input position (a bounded list), in input order. */
 export function firstN<V>(n: number): Aggregate<[number, V][], V, V[]> {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError('firstN: n must be a positive integer');
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`firstN(${n}): n must be a positive integer`);
   const keep = (list: [number, V][]) => list.sort((a, b) => a[0] - b[0]).slice(0, n);
   return {
     name: 'firstN',

@@ -8,6 +8,7 @@
 import { CsvDecoder, type CsvRecord } from './csv-decoder.js';
 import { gunzip } from './gunzip.js';
 import { storageFor } from './storage.js';
+import { InputError } from '../errors.js';
 
 const WINDOW = 256 * 1024;
 
@@ -47,7 +48,12 @@ export async function readRecordsAt(
       decoder.push(window.subarray(offset - windowStart), offset);
       if (!seen && atEof) decoder.end();
       if (seen) break;
-      if (atEof) throw new Error(`${path}: no record starts at byte ${offset}`);
+      if (atEof)
+        throw new InputError(
+          'E_INPUT_CHANGED',
+          `${path}: no record starts at byte ${offset} any more: the file changed while the run read it; rerun once it is complete`,
+          { file: path },
+        );
       size *= 2; // the record runs past the window: read a larger one from its start
     }
   }
