@@ -10,6 +10,8 @@ export {
   csvFile,
   jsonlFile,
   pgTable,
+  hiveFolders,
+  report,
   isJobDefinition,
 } from './engine/define-job.js';
 export type {
@@ -67,7 +69,7 @@ export {
   hashPartitionBigInt,
 } from './partitioners/hash-partition.js';
 export { planSplitRanges, DEFAULT_SPLIT_BYTES, type SplitRange } from './partitioners/plan-splits.js';
-export { CountTable, type CountEntries, type CountTableHandle } from './workers/count-table.js';
+export { CountTable, type CountEntries, type CountTableHandle } from './jobs/interactions/count-table.js';
 export { firstByPosition } from './workers/aggregates/distinct.js';
 export { createRunMetrics, type RunMetrics } from './metrics/run-metrics.js';
 export { startMetricsServer } from './metrics/metrics-server.js';

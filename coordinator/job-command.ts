@@ -79,7 +79,15 @@ export function jobHelp(spec: string, job: JobDefinition): string {
   lines.push('', 'outputs:');
   for (const [n, s] of Object.entries(job.outputs ?? {}))
     lines.push(
-      `  ${n.padEnd(24)} ${s.kind === 'pg' ? `PostgreSQL table ${s.table} (${s.mode})` : `${s.kind} parts under --out/${s.path}/`}`,
+      `  ${n.padEnd(24)} ${
+        s.kind === 'pg'
+          ? `PostgreSQL table ${s.table} (${s.mode})`
+          : s.kind === 'report'
+            ? `JSON report --out/${s.path}`
+            : s.kind === 'hive'
+              ? `${s.format} parts under --out/${s.path}/${s.by}=<value>/`
+              : `${s.kind} parts under --out/${s.path}/`
+      }`,
     );
   lines.push(`  ${'rejects'.padEnd(24)} parquet parts under --out/rejects/ (source, line, reason, raw)`);
   lines.push('', 'options of every job:');

@@ -338,20 +338,6 @@ async function runStages(
       encodeRowsParquet(rows, REJECT_COLUMNS, `job "${job.name}", rejects of stage ${stage}`),
     ]);
   }
-  await leadStep('commit', async () => {
-    await removeStrays(options, reduces, maps, rekeyRejects);
-    if (options.pg) {
-      const { openSqlClient } = await import('../io/sql-client.js');
-      const client = await openSqlClient(options.pg, { maxConnections: 1 });
-      try {
-        for (const spec of Object.values(pgSinks)) await finishPgTable(client, spec, runId);
-      } finally {
-        await client.close();
-      }
-    }
-    await writeObject(joinUrl(options.out, SUCCESS), []);
-  });
-
   // Rows out count this shard's own partitions; the row counts above are the whole run's.
   const rowsOut: Record<string, number> = {};
   for (const r of reduces.filter((_, p) => p % shard.count === shard.index)) {
@@ -364,13 +350,40 @@ async function runStages(
       sink.kind === 'pg' ? `${options.pgSchema}.${sink.table}` : joinUrl(options.out, sink.path);
   outputs.rejects = joinUrl(options.out, REJECTS);
   const rowsRejected = Object.values(rejected).reduce((a, b) => a + b, 0);
+  const rowsRead = maps.reduce((n, m) => n + m.rowsRead, 0);
+  const rowsValid = maps.reduce((n, m) => n + m.rowsValid, 0);
+  const rejectedByReason = Object.fromEntries(Object.entries(rejected).sort(([a], [b]) => (a < b ? -1 : 1)));
+  await leadStep('commit', async () => {
+    await removeStrays(options, reduces, maps, rekeyRejects);
+    if (options.pg) {
+      const { openSqlClient } = await import('../io/sql-client.js');
+      const client = await openSqlClient(options.pg, { maxConnections: 1 });
+      try {
+        for (const spec of Object.values(pgSinks)) await finishPgTable(client, spec, runId);
+      } finally {
+        await client.close();
+      }
+    }
+    await writeReports(options, {
+      job: job.name,
+      rows_read: rowsRead,
+      rows_valid: rowsValid,
+      rows_rejected: rowsRejected,
+      rejected_by_reason: rejectedByReason,
+      ...(Object.keys(stageRejects).length > 0 ? { stage_rejects: stageRejects } : {}),
+      keys,
+      rows: rowsWritten(reduces),
+    });
+    await writeObject(joinUrl(options.out, SUCCESS), []);
+  });
+
   return {
     job: job.name,
     run_id: runId,
-    rows_read: maps.reduce((n, m) => n + m.rowsRead, 0),
-    rows_valid: maps.reduce((n, m) => n + m.rowsValid, 0),
+    rows_read: rowsRead,
+    rows_valid: rowsValid,
     rows_rejected: rowsRejected,
-    rejected_by_reason: Object.fromEntries(Object.entries(rejected).sort(([a], [b]) => (a < b ? -1 : 1))),
+    rejected_by_reason: rejectedByReason,
     ...(Object.keys(stageRejects).length > 0 ? { stage_rejects: stageRejects } : {}),
     keys,
     rows_out: rowsOut,
@@ -448,6 +461,22 @@ async function writeRejects(
   }
 }
 
+/** Rows each file output holds over every partition (every shard's). */
+function rowsWritten(reduces: readonly JobReduceResult[]): Record<string, number> {
+  const rows: Record<string, number> = {};
+  for (const r of reduces) for (const f of r.files) rows[f.output] = (rows[f.output] ?? 0) + f.rows;
+  return Object.fromEntries(Object.entries(rows).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/** The job's report sinks: the run's counts as JSON, the same bytes for the same input. */
+async function writeReports(options: JobRunOptions, content: Record<string, unknown>): Promise<void> {
+  for (const sink of Object.values(options.job.outputs ?? {}))
+    if (sink.kind === 'report')
+      await writeObject(joinUrl(options.out, sink.path), [
+        Buffer.from(`${JSON.stringify(content, null, 2)}\n`),
+      ]);
+}
+
 /** Where the rows stage `stage` rejected in partition `partition` go. */
 function rekeyRejectsUrl(out: string, stage: number, partition: number): string {
   return joinUrl(out, REJECTS, `stage-${stage}-part-${String(partition).padStart(5, '0')}.parquet`);
@@ -471,7 +500,9 @@ async function removeStrays(
   const storage = await storageFor(options.out);
   const folders = [
     REJECTS,
-    ...Object.values(options.job.outputs ?? {}).flatMap((s) => (s.kind === 'pg' ? [] : [s.path])),
+    ...Object.values(options.job.outputs ?? {}).flatMap((s) =>
+      s.kind === 'pg' || s.kind === 'report' ? [] : [s.path],
+    ),
   ];
   for (const folder of folders)
     for (const o of await storage.list(joinUrl(options.out, folder)))

@@ -66,7 +66,10 @@ export function defineJob<O = Record<string, unknown>>(definition: JobDefinition
       if (!OUTPUT_TYPE.test(type))
         fail(name, `output "${output}": column "${column}" has unknown type "${type}"`);
     }
-    if (Object.keys(sink.columns ?? {}).length === 0) fail(name, `output "${output}": declare its columns`);
+    if (sink.kind !== 'report' && Object.keys(sink.columns ?? {}).length === 0)
+      fail(name, `output "${output}": declare its columns`);
+    if (sink.kind === 'hive' && !(sink.by in sink.columns))
+      fail(name, `output "${output}": the folder column "${sink.by}" is not one of its columns`);
     if (sink.kind === 'pg') {
       if (sink.mode === 'upsert' && (sink.key ?? []).length === 0)
         fail(name, `output "${output}": an upsert table needs key columns`);
@@ -190,6 +193,24 @@ export function csvFile(path: string, columns: OutputColumns): SinkSpec {
 /** JSON Lines parts, one per reduce partition. */
 export function jsonlFile(path: string, columns: OutputColumns): SinkSpec {
   return Object.freeze({ kind: 'jsonl', path, columns });
+}
+
+/**
+ * Hive-style folders: each row goes to `<out>/<path>/<by>=<value>/part-PPPPP.<format>` (the value
+ * escaped so it never leaves its folder: io/hive-path.ts), without the `by` column.
+ */
+export function hiveFolders(
+  path: string,
+  by: string,
+  columns: OutputColumns,
+  options: { format?: 'parquet' | 'jsonl' | 'csv' } = {},
+): SinkSpec {
+  return Object.freeze({ kind: 'hive', path, by, format: options.format ?? 'parquet', columns });
+}
+
+/** The run's counts as one JSON file under `--out` (deterministic: no times, no paths of the machine). */
+export function report(path: string): SinkSpec {
+  return Object.freeze({ kind: 'report', path });
 }
 
 /** A PostgreSQL table, loaded with COPY in one transaction with the run's ledger row. */

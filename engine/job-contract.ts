@@ -107,6 +107,20 @@ export type SinkSpec =
   | { readonly kind: 'jsonl'; readonly path: string; readonly columns: OutputColumns }
   | { readonly kind: 'csv'; readonly path: string; readonly columns: OutputColumns }
   | {
+      readonly kind: 'hive';
+      readonly path: string;
+      /** The column whose value names each row's folder (`<by>=<value>/`); not written in the files. */
+      readonly by: string;
+      readonly format: 'parquet' | 'jsonl' | 'csv';
+      readonly columns: OutputColumns;
+    }
+  | {
+      /** The run's counts as one JSON file, `--out/<path>`: rows, rejects by reason, keys, rows per output. */
+      readonly kind: 'report';
+      readonly path: string;
+      readonly columns?: undefined;
+    }
+  | {
       readonly kind: 'pg';
       readonly table: string;
       readonly columns: OutputColumns;

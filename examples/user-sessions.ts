@@ -1,8 +1,9 @@
 /**
  * Sessions per user from JSON Lines events: a gap of more than `--gap` (default 30 minutes)
  * between two events of a user starts a new session. One row per session, with its start, end
- * and number of events, into Parquet, JSON Lines and the PostgreSQL table `user_sessions`
- * (upserted by user and session start, so a rerun over a grown input updates, never duplicates).
+ * and number of events, into Parquet, JSON Lines folders by day (`by-day/day=YYYY-MM-DD/`), the
+ * PostgreSQL table `user_sessions` (upserted by user and session start: a rerun updates, never
+ * duplicates), and a JSON report of the run's counts.
  *
  * The session state is this job's own monoid: a user's sessions as sorted [start, end, events]
  * intervals; merging two partials sorts the intervals and joins those closer than the gap, which
@@ -11,7 +12,17 @@
  *   shardflow run ./dist/examples/user-sessions.js --events 'events/*.jsonl' --out out/ [--gap 30m]
  */
 
-import { defineJob, emit, jsonl, jsonlFile, parquet, pgTable, type Aggregate } from 'shardflow';
+import {
+  defineJob,
+  emit,
+  hiveFolders,
+  jsonl,
+  jsonlFile,
+  parquet,
+  pgTable,
+  report,
+  type Aggregate,
+} from 'shardflow';
 
 interface Options {
   gap: number;
@@ -84,6 +95,7 @@ export default defineJob<Options>({
             session_end: s[i + 1],
             events: s[i + 2],
             seconds: (s[i + 1] - s[i]) / 1000,
+            day: s[i], // the folder of by-day: the session's first day (UTC)
           });
         return rows;
       },
@@ -92,6 +104,8 @@ export default defineJob<Options>({
   outputs: {
     sessions: parquet('sessions', SESSION_COLUMNS),
     'sessions-jsonl': jsonlFile('sessions-jsonl', SESSION_COLUMNS),
+    'by-day': hiveFolders('by-day', 'day', { ...SESSION_COLUMNS, day: 'date' }, { format: 'jsonl' }),
     table: pgTable('user_sessions', SESSION_COLUMNS, { mode: 'upsert', key: ['user_id', 'session_start'] }),
+    report: report('report.json'),
   },
 });

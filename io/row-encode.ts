@@ -166,6 +166,27 @@ export function encodeRowsJsonl(
   return Buffer.from(lines.join(''), 'utf8');
 }
 
+/** A cell as text (timestamps ISO 8601, dates YYYY-MM-DD), or null. */
+function cellText(row: Record<string, unknown>, c: Column, where: string): string | null {
+  const v = cell(row, c, where);
+  if (v === null) return null;
+  if (c.type === 'timestamp') return new Date(v as number).toISOString();
+  if (c.type === 'date') return new Date((v as number) * MS_PER_DAY).toISOString().slice(0, 10);
+  return String(v);
+}
+
+/** Column `name` of `row` as text, as a CSV field shows it (for folder names); null for null. */
+export function columnText(
+  row: Record<string, unknown>,
+  columns: OutputColumns,
+  name: string,
+  where: string,
+): string | null {
+  const c = columnsOf(columns).find((col) => col.name === name);
+  if (c === undefined) throw new ShardflowError('E_JOB_OUTPUT', `${where}: no column "${name}"`);
+  return cellText(row, c, where);
+}
+
 /** The rows as CSV (RFC 4180, csv-stringify) with a header line; null is an empty field. */
 export function encodeRowsCsv(
   rows: readonly Record<string, unknown>[],
@@ -173,15 +194,7 @@ export function encodeRowsCsv(
   where: string,
 ): Uint8Array {
   const cols = columnsOf(columns);
-  const records = rows.map((r, i) =>
-    cols.map((c) => {
-      const v = cell(r, c, `${where}, row ${i}`);
-      if (v === null) return '';
-      if (c.type === 'timestamp') return new Date(v as number).toISOString();
-      if (c.type === 'date') return new Date((v as number) * MS_PER_DAY).toISOString().slice(0, 10);
-      return String(v);
-    }),
-  );
+  const records = rows.map((r, i) => cols.map((c) => cellText(r, c, `${where}, row ${i}`) ?? ''));
   return Buffer.from(
     stringify(records, { header: true, columns: cols.map((c) => c.name), eof: true }),
     'utf8',

@@ -260,6 +260,37 @@ test('user-sessions: sessions from JSON Lines match the independent answer, in o
   assert.deepEqual(sessionsOf(await readParts(join(dir, 'sessions', 'sessions'))), events.expected);
   const jsonlRows = (await filesUnder(join(dir, 'sessions', 'sessions-jsonl'))).length;
   assert.ok(jsonlRows > 0, 'JSON Lines parts written');
+  // by-day: one folder a day, each session in the folder of its first day, without the day column.
+  const byDay = join(dir, 'sessions', 'by-day');
+  const days = new Map<string, number>();
+  for (const name of await filesUnder(byDay)) {
+    const m = /^day=(\d{4}-\d{2}-\d{2})\/part-\d{5}\.jsonl$/.exec(name);
+    assert.ok(m, `a hive part: ${name}`);
+    for (const line of (await readFile(join(byDay, name), 'utf8')).trimEnd().split('\n')) {
+      const row = JSON.parse(line) as { session_start: string; day?: string };
+      assert.equal(row.day, undefined);
+      assert.equal(row.session_start.slice(0, 10), m[1]);
+      days.set(m[1], (days.get(m[1]) ?? 0) + 1);
+    }
+  }
+  assert.equal(
+    [...days.values()].reduce((a, b) => a + b, 0),
+    events.expected.length,
+  );
+  // The report: the run's counts, the same as the summary's.
+  const report = JSON.parse(await readFile(join(dir, 'sessions', 'report.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  assert.deepEqual(
+    [report.rows_read, report.rows_valid, report.rows_rejected, report.rejected_by_reason],
+    [s.rows_read, s.rows_valid, s.rows_rejected, s.rejected_by_reason],
+  );
+  assert.deepEqual(report.rows, {
+    'by-day': events.expected.length,
+    sessions: events.expected.length,
+    'sessions-jsonl': events.expected.length,
+  });
 
   await shards(
     ['run', SESSIONS, '--events', input, '--out', join(dir, 'sessions3'), '--no-pg', ...COMMON],

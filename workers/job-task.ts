@@ -14,7 +14,8 @@ import { readJsonlSplit } from '../io/jsonl-split-reader.js';
 import { fieldText, type CsvRecord } from '../io/csv-decoder.js';
 import { joinUrl, writeObject } from '../io/storage.js';
 import { escapeNul, isCleanText, storableText } from '../io/utf8-check.js';
-import { encodeRowsJsonl, encodeRowsParquet, encodeRowsCsv } from '../io/row-encode.js';
+import { hiveFolder, MAX_FOLDER_NAME_BYTES } from '../io/hive-path.js';
+import { columnText, encodeRowsJsonl, encodeRowsParquet, encodeRowsCsv } from '../io/row-encode.js';
 import { loadPgPart, type PgTableSpec } from '../io/pg-table-sink.js';
 import { openSqlClient, type SqlClient } from '../io/sql-client.js';
 import type { PgServerTarget } from '../io/pg-config.js';
@@ -402,7 +403,32 @@ async function writeSinks(
       pgRows[output] = await loadPgPart(client, spec, task.pg.runId, task.partition, rows, where);
       continue;
     }
-    if (rows.length === 0) continue;
+    if (sink.kind === 'report' || rows.length === 0) continue;
+    if (sink.kind === 'hive') {
+      // One part per folder value, the folders in sorted order.
+      const groups = new Map<string, OutputRow[]>();
+      for (const row of rows) {
+        const value = columnText(row, sink.columns, sink.by, where) ?? '__HIVE_DEFAULT_PARTITION__'; // Hive's name for null
+        let group = groups.get(value);
+        if (group === undefined) groups.set(value, (group = []));
+        group.push(row);
+      }
+      const columns = Object.fromEntries(Object.entries(sink.columns).filter(([c]) => c !== sink.by));
+      for (const value of [...groups.keys()].sort()) {
+        const folder = hiveFolder(sink.by, value);
+        if (Buffer.byteLength(folder) > MAX_FOLDER_NAME_BYTES)
+          throw new ShardflowError(
+            'E_JOB_OUTPUT',
+            `${where}: the folder name for "${value.slice(0, 40)}…" is over ${MAX_FOLDER_NAME_BYTES} bytes`,
+          );
+        const group = groups.get(value) as OutputRow[];
+        const url = joinUrl(task.out, sink.path, folder, `${part}.${EXTENSIONS[sink.format]}`);
+        const bytes = ENCODERS[sink.format](group, columns, `${where}, ${folder}`);
+        await writeObject(url, [bytes]);
+        files.push({ output, url, rows: group.length, bytes: bytes.length });
+      }
+      continue;
+    }
     const url = joinUrl(task.out, sink.path, `${part}.${EXTENSIONS[sink.kind]}`);
     const bytes = ENCODERS[sink.kind](rows, sink.columns, where);
     await writeObject(url, [bytes]);
