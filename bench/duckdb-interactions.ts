@@ -1,8 +1,10 @@
 /**
  * The benchmark peer: the interactions job written as DuckDB SQL. Standalone script:
- *   node dist/bench/duckdb-interactions.js --input FILE --out DIR --mode counts|full [--threads N]
- * counts writes users/products/daily Parquet; full also writes clean, pairs and rejects. Prints one
- * JSON line `{ engine, mode, threads, seconds, rows_read, rows_valid, peak_rss_bytes }` on stdout.
+ *   node dist/bench/duckdb-interactions.js --input FILE --out DIR --mode counts|full|pg [--threads N]
+ * counts writes users/products/daily Parquet; full also writes clean, pairs and rejects; pg writes
+ * the clean rows (with their counts) and users/products/daily as PostgreSQL COPY text (`*.tsv`), for
+ * `psql \copy`. Prints one JSON line `{ engine, mode, threads, seconds, rows_read, rows_valid,
+ * peak_rss_bytes }` (pg adds `months`) on stdout.
  * Where its semantics differ from shardflow's is listed in bench/README.md.
  */
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -20,8 +22,8 @@ export interface DuckdbInteractionsOptions {
   input: string;
   /** Output folder for the Parquet files (required); created when missing. */
   out: string;
-  /** `counts`: users, products, daily; `full`: also clean, pairs, rejects. Default `counts`. */
-  mode?: 'counts' | 'full';
+  /** `counts`: users, products, daily; `full`: also clean, pairs, rejects; `pg`: COPY text. Default `counts`. */
+  mode?: DuckdbInteractionsMode;
   /** DuckDB worker threads. Default os.availableParallelism(). */
   threads?: number;
   /** How file order is numbered: `rowid` of a loaded copy (parallel) or `window` (streaming). Default `rowid`. */
@@ -33,13 +35,18 @@ export interface DuckdbInteractionsOptions {
 /** The one JSON line the script prints. */
 export interface DuckdbInteractionsResult {
   engine: 'duckdb';
-  mode: 'counts' | 'full';
+  mode: DuckdbInteractionsMode;
   threads: number;
   seconds: number;
   rows_read: number;
   rows_valid: number;
   peak_rss_bytes: number;
+  /** pg mode: the months of the clean rows, `YYYY-MM` (one partition each). */
+  months?: string[];
 }
+
+/** What the peer writes: see {@link DuckdbInteractionsOptions.mode}. */
+export type DuckdbInteractionsMode = 'counts' | 'full' | 'pg';
 
 const COLUMNS = ['interaction_id', 'user_id', 'product_id', 'action', 'timestamp'] as const;
 
@@ -48,7 +55,8 @@ export async function runDuckdbInteractions(
   options: DuckdbInteractionsOptions,
 ): Promise<DuckdbInteractionsResult> {
   const mode = options.mode ?? 'counts';
-  if (mode !== 'counts' && mode !== 'full') throw new UsageError('--mode must be counts or full');
+  if (mode !== 'counts' && mode !== 'full' && mode !== 'pg')
+    throw new UsageError('--mode must be counts, full or pg');
   const order = options.order ?? 'rowid';
   if (order !== 'rowid' && order !== 'window') throw new UsageError('--order must be rowid or window');
   const threads = options.threads ?? availableParallelism();
@@ -71,7 +79,7 @@ export async function runDuckdbInteractions(
       if (options.verbose)
         process.stderr.write(`duckdb ${label}: ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
     };
-    const { rowsRead, rowsValid } = await runJob(conn, run, input, out, header, mode, order);
+    const { rowsRead, rowsValid, months } = await runJob(conn, run, input, out, header, mode, order);
     conn.closeSync();
     return {
       engine: 'duckdb',
@@ -81,6 +89,7 @@ export async function runDuckdbInteractions(
       rows_read: rowsRead,
       rows_valid: rowsValid,
       peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+      ...(months === undefined ? {} : { months }),
     };
   } finally {
     db.closeSync();
@@ -128,10 +137,12 @@ async function runJob(
   input: string,
   out: string,
   header: Header,
-  mode: 'counts' | 'full',
+  mode: DuckdbInteractionsMode,
   order: 'rowid' | 'window',
-): Promise<{ rowsRead: number; rowsValid: number }> {
-  const full = mode === 'full';
+): Promise<{ rowsRead: number; rowsValid: number; months?: string[] }> {
+  // pg needs what full computes for the clean rows, but writes no pairs and no rejects.
+  const full = mode !== 'counts';
+  const rejects = mode === 'full';
   const columns = header.names.map((n) => `${str(n)}: 'VARCHAR'`).join(', ');
   // auto_detect off: the sniffer gives up on files with many bad rows, and the header gives the columns.
   // store_rejects keeps rows with the wrong field count (and unterminated quotes) as malformed_row.
@@ -173,7 +184,7 @@ async function runJob(
     `CREATE TEMP TABLE parsed AS
     SELECT sf_rn AS rn, sf_reason AS reason, sf_id AS interaction_id, sf_user AS user_id,
       sf_product AS product_id, ${full ? `${tAction} AS action,` : ''} sf_ts AS ts
-      ${full ? `, CASE WHEN sf_reason IS NOT NULL THEN ${raw} END AS raw` : ''}
+      ${rejects ? `, CASE WHEN sf_reason IS NOT NULL THEN ${raw} END AS raw` : ''}
     FROM (
       SELECT *, CASE
           WHEN ${missing.join(' OR ')} THEN 'missing_field'
@@ -201,8 +212,17 @@ async function runJob(
     'valid',
     `CREATE TEMP VIEW valid AS SELECT * EXCLUDE (occurrence) FROM passed WHERE occurrence = 1`,
   );
+  // pg: PostgreSQL COPY text (tab-separated, no quoting: ids, counts, timestamps and the generated
+  // actions hold no tab, newline or backslash).
   const copy = (query: string, name: string): Promise<void> =>
-    run(`copy ${name}`, `COPY (${query}) TO ${str(join(out, `${name}.parquet`))} (FORMAT parquet)`);
+    mode === 'pg'
+      ? run(
+          `copy ${name}`,
+          `COPY (${query}) TO ${str(join(out, `${name}.tsv`))} (FORMAT csv, DELIMITER '\t', HEADER false, QUOTE '')`,
+        )
+      : run(`copy ${name}`, `COPY (${query}) TO ${str(join(out, `${name}.parquet`))} (FORMAT parquet)`);
+  const time = (column: string): string =>
+    mode === 'pg' ? `strftime(${column}, '%Y-%m-%d %H:%M:%S')` : column;
   await run(
     'users',
     `CREATE TEMP TABLE users AS
@@ -225,22 +245,28 @@ async function runJob(
       `CREATE TEMP TABLE pairs AS
       SELECT user_id, product_id, count(*) AS interaction_count FROM valid GROUP BY user_id, product_id`,
     );
-    await copy(`SELECT * FROM pairs ORDER BY user_id, product_id`, 'pairs');
+    if (mode === 'full') await copy(`SELECT * FROM pairs ORDER BY user_id, product_id`, 'pairs');
     await copy(
-      `SELECT v.interaction_id, v.user_id, v.product_id, v.action, v.ts AS timestamp,
+      `SELECT v.interaction_id, v.user_id, v.product_id, v.action, ${time('v.ts')} AS timestamp,
          u.interaction_count AS user_interaction_count, p.interaction_count AS product_interaction_count,
          pr.interaction_count AS interaction_count
        FROM valid v JOIN users u ON u.user_id = v.user_id JOIN products p ON p.product_id = v.product_id
          JOIN pairs pr ON pr.user_id = v.user_id AND pr.product_id = v.product_id`,
       'clean',
     );
-    await copy(rejectsQuery(input), 'rejects');
+    if (mode === 'full') await copy(rejectsQuery(input), 'rejects');
   }
   const counts = await conn.runAndReadAll(`SELECT
       (SELECT count(*) FROM parsed) + (SELECT count(DISTINCT line) FROM reject_errors) AS rows_read,
       (SELECT count(*) FROM valid) AS rows_valid`);
   const [rowsRead, rowsValid] = counts.getRowsJS()[0] as [bigint, bigint];
-  return { rowsRead: Number(rowsRead), rowsValid: Number(rowsValid) };
+  if (mode !== 'pg') return { rowsRead: Number(rowsRead), rowsValid: Number(rowsValid) };
+  const months = await conn.runAndReadAll(`SELECT DISTINCT strftime(ts, '%Y-%m') FROM valid ORDER BY 1`);
+  return {
+    rowsRead: Number(rowsRead),
+    rowsValid: Number(rowsValid),
+    months: months.getRowsJS().map((r) => String(r[0])),
+  };
 }
 
 /**
@@ -283,7 +309,7 @@ async function main(): Promise<void> {
   const result = await runDuckdbInteractions({
     input: values.input ?? '',
     out: values.out ?? '',
-    mode: values.mode as 'counts' | 'full',
+    mode: values.mode as DuckdbInteractionsMode,
     order: values.order as 'rowid' | 'window',
     verbose: values.verbose,
     ...(values.threads === undefined ? {} : { threads: Number(values.threads) }),
