@@ -59,7 +59,6 @@ export {
 export { readCsvSplit, type ReadCsvSplitOptions, type SplitReadResult } from './io/split-reader.js';
 export { readCsvHeader, type CsvHeader } from './io/csv-header.js';
 export { expandInputs, type InputFile } from './io/input-paths.js';
-export { encodeParquet, writeParquetFile } from './io/parquet-write.js';
 export { resolvePgConfig, type PgTarget } from './io/pg-config.js';
 export { openSqlClient, type SqlClient } from './io/sql-client.js';
 export { murmur3Bytes, murmur3Words, murmur3Int64, murmur3String } from './partitioners/murmur3.js';

@@ -2,6 +2,15 @@
 // (engine/job-contract.ts, KernelSpec) is written with: storage, readers, the Parquet writer,
 // PostgreSQL, partitioning. Jobs import `shardflow` and `shardflow/kernel`, nothing else.
 export { ShardflowError, UsageError, InputError, PostgresError } from './errors.js';
+// The kernel behind the contract: what a job declares in `kernel` and what its `run` is given.
+export type {
+  KernelSpec,
+  KernelContext,
+  KernelSummary,
+  KernelTaskRunner,
+  KernelRowStats,
+  JobInputFile,
+} from './engine/job-contract.js';
 export {
   storageFor,
   joinUrl,
@@ -35,3 +44,11 @@ export {
 export { resolvePgConfig, type PgTarget, type PgServerTarget } from './io/pg-config.js';
 export { openSqlClient, type SqlClient } from './io/sql-client.js';
 export { quoteIdent, quoteQualified } from './io/quote-ident.js';
+// Reading JSON Lines: a split's lines by the line rule (the callsign job).
+export { readJsonlSplit, type ReadJsonlSplitOptions } from './io/jsonl-split-reader.js';
+// Exact float sums (Shewchuk partials): the same bits whatever the grouping.
+export { exactAdd, exactMerge, exactValue } from './engine/exact-sum.js';
+// A plain-text table, as the summaries and reports print it.
+export { formatTable } from './coordinator/print-table.js';
+// A job's own PostgreSQL table, each part loaded once with its sink-ledger row.
+export { preparePgTable, loadPgPart, finishPgTable, type PgTableSpec } from './io/pg-table-sink.js';

@@ -63,8 +63,6 @@ async function runCommand(argv: string[]): Promise<void> {
     throw new UsageError(
       'run needs a job: a built-in name (shardflow jobs lists them) or the path of a job file',
     );
-  // The two jobs that still run their own pipelines; every other job runs on the engine.
-  if (spec === 'callsign') return runCallsignArgs(argv.slice(1));
   if (spec !== 'interactions') return runEngineJob(spec, argv.slice(1));
   const { values, positionals } = parse(argv, {
     input: { type: 'string', multiple: true },
@@ -133,37 +131,6 @@ function printSummary(s: InteractionsSummary & { seconds: number }): void {
   process.stdout.write(`${formatSummary(s)}\n`);
 }
 
-/** `run callsign` (issue #5): the report table, then the summary (one JSON line with --json). */
-async function runCallsignArgs(argv: string[]): Promise<void> {
-  const { values, positionals } = parse(argv, {
-    collections: { type: 'string', multiple: true },
-    predictions: { type: 'string', multiple: true },
-    out: { type: 'string' },
-    workers: { type: 'string' },
-    partitions: { type: 'string' },
-    'split-size': { type: 'string' },
-    'metrics-port': { type: 'string' },
-    'tmp-dir': { type: 'string' },
-    'no-progress': { type: 'boolean' },
-    json: { type: 'boolean' },
-    ...S3_FLAGS,
-  });
-  if (positionals.length > 0)
-    throw new UsageError(`unexpected argument "${positionals[0]}"; see shardflow --help`);
-  const { validateCallsignOptions } = await import('./callsign-options.js');
-  const options = validateCallsignOptions(values);
-  const { runCallsignCommand } = await import('./run-callsign-command.js');
-  const { formatReport } = await import('../jobs/callsign/validation-report.js');
-  const { summary, report } = await runCallsignCommand(options, { log });
-  const table = `validation report\n${formatReport(report)}\n`;
-  if (options.json) {
-    process.stderr.write(table);
-    process.stdout.write(`${JSON.stringify(summary)}\n`);
-  } else {
-    process.stdout.write(`${table}\n${formatSummary(summary, [['profiles', summary.profiles]])}\n`);
-  }
-}
-
 /** `run <job>` for a job on the engine (built-in or a file). */
 async function runEngineJob(spec: string, argv: string[]): Promise<void> {
   const { loadJobModule } = await import('./job-loader.js');
@@ -206,10 +173,6 @@ async function jobsCommand(): Promise<void> {
     [
       'interactions',
       'user interactions (seeds 000, 002): clean rows, per-user/product/day counts, Parquet and PostgreSQL',
-    ],
-    [
-      'callsign',
-      'collections and predictions by profile (seed 004): per-profile folders and session aggregates',
     ],
   ];
   for (const { job } of await builtinJobs()) rows.push([job.name, job.description]);

@@ -9,10 +9,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { configureStorage, storageFor } from '../io/storage.js';
-import { validateCallsignOptions } from '../coordinator/callsign-options.js';
-import { runCallsignCommand } from '../coordinator/run-callsign-command.js';
-import { FIXTURES, tempDir } from './helpers/run-cli.js';
-import { readTree } from './helpers/callsign.js';
+import { FIXTURES, runCli, tempDir } from './helpers/run-cli.js';
+import { readTree, type CallsignRunSummary } from './helpers/callsign.js';
 import { startS3Server, useS3rverCredentials } from './helpers/s3-server.js';
 
 test('S3 output holds the same objects and bytes as local output', async (t) => {
@@ -29,17 +27,14 @@ test('S3 output holds the same objects and bytes as local output', async (t) => 
     JSON.stringify({ metadata: { profile_id: id, session_id: 's' }, behaviour: {} }),
   );
   await writeFile(join(dir, 'more.jsonl'), `${hostile.join('\n')}\n`);
-  const run = async (out: string) => {
-    const options = validateCallsignOptions({
-      collections: [join(input, 'collections.jsonl'), join(dir, 'more.jsonl')],
-      predictions: [join(input, 'predictions.jsonl')],
-      out,
-      workers: '2',
-      partitions: '4',
-      'no-progress': true,
-      's3-endpoint': endpoint,
-    });
-    return (await runCallsignCommand(options)).summary;
+  const run = async (out: string): Promise<CallsignRunSummary> => {
+    const result = await runCli([
+      ...['run', 'callsign', '--collections', join(input, 'collections.jsonl'), join(dir, 'more.jsonl')],
+      ...['--predictions', join(input, 'predictions.jsonl'), '--out', out],
+      ...['--workers', '2', '--partitions', '4', '--no-progress', '--json', '--s3-endpoint', endpoint],
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    return JSON.parse(result.stdout.trim().split('\n').pop() as string) as CallsignRunSummary;
   };
   const local = join(dir, 'local');
   const s3 = `s3://${bucket}/runs/one`;

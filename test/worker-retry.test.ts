@@ -41,7 +41,7 @@ test('a task whose error is retryable runs again and succeeds; the retry is coun
   const attempts = new SharedArrayBuffer(4 * 4);
   const tasks = [flaky(0, 1, true, attempts), flaky(1, 0, true, attempts), flaky(2, 2, true, attempts)];
   const results = await pool(t, metrics).runAll<{ id: number; attempt: number }>(
-    'interactions',
+    undefined,
     'map',
     tasks as never[],
   );
@@ -59,7 +59,7 @@ test('a non-retryable ShardflowError is final after one attempt, code and exit c
   const metrics = createRunMetrics({ job: 'interactions' });
   const attempts = new SharedArrayBuffer(4);
   await assert.rejects(
-    pool(t, metrics).run('interactions', 'map', flaky(0, 1, false, attempts) as never),
+    pool(t, metrics).run(undefined, 'map', flaky(0, 1, false, attempts) as never),
     (err) => {
       assert.ok(err instanceof ShardflowError);
       assert.equal(err.code, 'E_S3');
@@ -77,7 +77,7 @@ test('a retryable error that outlasts the attempts fails, still marked retryable
   const metrics = createRunMetrics({ job: 'interactions' });
   const attempts = new SharedArrayBuffer(4);
   await assert.rejects(
-    pool(t, metrics, 2).run('interactions', 'map', flaky(0, 5, true, attempts) as never),
+    pool(t, metrics, 2).run(undefined, 'map', flaky(0, 5, true, attempts) as never),
     (err) => {
       assert.ok(err instanceof ShardflowError);
       assert.equal(err.code, 'E_S3_UNAVAILABLE');
@@ -105,7 +105,8 @@ test('the real worker entry hands a ShardflowError to the pool with its code and
     spillPath: join(dir, 'split-0.spill'),
     storage: {},
   };
-  await assert.rejects(p.run('callsign', 'map', task), (err) => {
+  const jobUrl = new URL('../jobs/callsign/job.js', import.meta.url).href;
+  await assert.rejects(p.run(undefined, 'map', task, jobUrl), (err) => {
     assert.ok(err instanceof ShardflowError, `a ShardflowError, not ${String(err)}`);
     assert.equal(err.code, 'E_INPUT_NOT_FOUND');
     assert.equal(err.exitCode, 2);

@@ -9,22 +9,20 @@ import { LiveCounters } from '../metrics/live-counters.js';
 import { abortWritersOnRequest, configureStorage, type StorageOptions } from '../io/storage.js';
 import { runInteractionsTask } from '../jobs/interactions/stages.js';
 import type { InteractionsTask } from '../jobs/interactions/tasks.js';
-import { runCallsignTask } from '../jobs/callsign/stages.js';
-import type { CallsignTask } from '../jobs/callsign/tasks.js';
 import { runJobTask, runKernelTask, type JobTask } from './job-task.js';
 import { errorForThread } from '../errors.js';
 
 /** What the coordinator posts to a worker. */
 export interface WorkerMessage {
   /**
-   * The two jobs that still run their own pipelines (until they move onto the engine); undefined
-   * for an engine task, which names its job module by URL.
+   * The job that still runs its own pipeline (until it moves onto the engine); undefined for an
+   * engine task, which names its job module by URL.
    */
-  job?: 'interactions' | 'callsign';
+  job?: 'interactions';
   /** A kernel job's module: the task goes to its `kernel.runTask`. */
   jobUrl?: string;
   /** An engine task, or a task of the job named by `job` or `jobUrl`. */
-  task: JobTask | InteractionsTask | CallsignTask;
+  task: JobTask | InteractionsTask;
   counters?: SharedArrayBuffer;
   /** How this thread reaches S3 (the coordinator's storage options). */
   storage?: StorageOptions;
@@ -34,7 +32,6 @@ type Runner = (task: never, onProgress?: (bytes: number, rows: number) => void) 
 
 const runners: Record<NonNullable<WorkerMessage['job']>, Runner> = {
   interactions: runInteractionsTask,
-  callsign: runCallsignTask,
 };
 
 // A run stopped by a signal asks every thread to abort its uploads before the pool ends them.

@@ -17,7 +17,7 @@
  */
 
 import { performance } from 'node:perf_hooks';
-import { joinUrl, storageFor } from '../../io/storage.js';
+import { joinUrl, storageFor } from 'shardflow/kernel';
 import { LineBatcher } from './outputs.js';
 
 export interface GenerateCallsignOptions {

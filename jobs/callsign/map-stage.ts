@@ -15,10 +15,14 @@
  */
 
 import { open } from 'node:fs/promises';
-import { configureStorage } from '../../io/storage.js';
-import { readJsonlSplit } from '../../io/jsonl-split-reader.js';
-import { escapeNul, isCleanText, storableText } from '../../io/utf8-check.js';
-import { murmur3String } from '../../partitioners/murmur3.js';
+import {
+  configureStorage,
+  escapeNul,
+  isCleanText,
+  murmur3String,
+  readJsonlSplit,
+  storableText,
+} from 'shardflow/kernel';
 import { MAX_FOLDER_NAME_BYTES, hiveFolder } from './hive-escape.js';
 import {
   MAX_LINE_BYTES,

@@ -5,8 +5,8 @@
  */
 
 import * as arrow from 'apache-arrow';
-import { encodeParquet } from '../../io/parquet-write.js';
-import { joinUrl, type ObjectWriter, type Storage } from '../../io/storage.js';
+import { joinUrl, type ObjectWriter, type Storage } from 'shardflow/kernel';
+import { encodeParquet } from './parquet-write.js';
 import type { SessionRow } from './session-partial.js';
 import type { CallsignReduceResult } from './tasks.js';
 
@@ -115,23 +115,25 @@ export async function writeAggregated(
   const writer = storage.create(urls.aggregated_jsonl);
   try {
     const lines = new LineBatcher(writer);
-    for (const i of order) {
-      const row: SessionRow = {
-        profile_id: c.profile[i],
-        session_id: c.session[i],
-        collections: c.collections[i],
-        weighted_mean_score: c.weighted[i],
-        mean_swipe_score: c.swipe[i],
-        failed_keystroke_predictions: c.failed[i],
-      };
-      await lines.push(JSON.stringify(row));
-    }
+    for (const i of order) await lines.push(JSON.stringify(sessionRow(c, i)));
     await lines.flush();
     await writer.commit();
   } catch (err) {
     await writer.abort();
     throw err;
   }
+}
+
+/** Row `i` of the aggregated columns as the output row (the JSON Lines object, the table row). */
+export function sessionRow(c: AggregatedColumns, i: number): SessionRow {
+  return {
+    profile_id: c.profile[i],
+    session_id: c.session[i],
+    collections: c.collections[i],
+    weighted_mean_score: c.weighted[i],
+    mean_swipe_score: c.swipe[i],
+    failed_keystroke_predictions: c.failed[i],
+  };
 }
 
 /** One reject row. */

@@ -1,12 +1,12 @@
 /**
- * Parquet output from Apache Arrow columns through parquet-wasm (snappy), the file appearing
- * under its final name only when complete (the storage's write-then-commit): the callsign job's
- * writer. The interactions job writes through io/parquet-columns.ts.
+ * Parquet from Apache Arrow columns through parquet-wasm (snappy): the callsign job's writer of
+ * the aggregated rows and the rejects parts, loaded in the main thread only. Every other
+ * Parquet file is written by the engine's one writer (io/parquet-columns.ts); moving callsign onto
+ * it (issue #10, §1) would change data.parquet's bytes and is not done yet.
  */
 
 import * as arrow from 'apache-arrow';
 import * as parquet from 'parquet-wasm';
-import { writeObject } from './storage.js';
 
 /** Options of {@link encodeParquet}. */
 export interface ParquetEncodeOptions {
@@ -34,15 +34,4 @@ export function encodeParquet(
   for (const column of options.plainColumns ?? [])
     builder = builder.setColumnDictionaryEnabled(column, false);
   return parquet.writeParquet(wasmTable, builder.build());
-}
-
-/** Writes a Parquet file (a local path or an s3:// URL) that appears only when complete. */
-export async function writeParquetFile(
-  path: string,
-  columns: Record<string, arrow.Vector>,
-  options: ParquetEncodeOptions = {},
-): Promise<number> {
-  const bytes = encodeParquet(columns, options);
-  await writeObject(path, [bytes]);
-  return bytes.length;
 }

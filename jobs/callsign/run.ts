@@ -9,17 +9,15 @@
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InputError } from '../../errors.js';
-import { expandInputs } from '../../io/input-paths.js';
-import { isS3Url, joinUrl, storageFor, storageOptions, type ObjectInfo } from '../../io/storage.js';
-import { planSplitRanges } from '../../partitioners/plan-splits.js';
+import { joinUrl, planSplitRanges, storageFor, storageOptions, type JobInputFile } from 'shardflow/kernel';
 import { compare, compareNullable } from './map-stage.js';
-import { REJECT_REASONS, type InputKind } from './normalize-record.js';
+import { REJECT_REASONS } from './normalize-record.js';
 import {
   CALLSIGN_OUTPUT_DIRS,
   REJECTS_PART_ROWS,
   callsignOutputs,
   rejectsPartName,
+  sessionRow,
   writeAggregated,
   type AggregatedColumns,
   writeObject,
@@ -32,7 +30,9 @@ import {
   type CallsignReduceResult,
   type CallsignSplit,
   type CallsignTask,
+  type SplitCounts,
 } from './tasks.js';
+import type { SessionRow } from './session-partial.js';
 import { buildReport, type ValidationReport } from './validation-report.js';
 
 /** Runs a stage's tasks in parallel; results in task order. */
@@ -40,11 +40,10 @@ export type CallsignTaskRunner = <R>(stage: string, tasks: CallsignTask[]) => Pr
 
 /** Options of {@link runCallsign}. */
 export interface CallsignOptions {
-  /** Collections inputs: files, directories, globs or s3:// objects and prefixes. */
-  collections: string[];
-  predictions: string[];
-  /** The inputs already expanded (the command keys the run id on them); default expandCallsignInputs. */
-  files?: readonly CallsignInputFile[];
+  /** The collections files, expanded (the engine expands `--collections`), in input order. */
+  collections: readonly JobInputFile[];
+  /** The predictions files, expanded, in input order. */
+  predictions: readonly JobInputFile[];
   /** Output root: a local directory or an s3:// prefix. */
   out: string;
   /** Reduce partitions (profile id hash mod P). */
@@ -56,7 +55,23 @@ export interface CallsignOptions {
   /** Called with the total input bytes once the plan is known, and with phase names. */
   onPlan?: (totalBytes: number) => void;
   onPhase?: (phase: string) => void;
+  /** Called with each split's counts as its map task finishes (the run's metrics). */
+  onSplitDone?: (counts: SplitCounts) => void;
+  /** Where the aggregated rows and the rejects go besides the files (PostgreSQL tables). */
+  tables?: CallsignTables;
 }
+
+/**
+ * A second home for the aggregated rows and the rejects, fed part by part in output order (the
+ * same parts for the same input, so a sink can load each part once).
+ */
+export interface CallsignTables {
+  sessions(part: number, rows: readonly SessionRow[]): Promise<void>;
+  rejects(part: number, rows: readonly RejectRow[]): Promise<void>;
+}
+
+/** Aggregated rows per {@link CallsignTables.sessions} part. */
+export const SESSION_PART_ROWS = 65_536;
 
 export interface CallsignSummary {
   job: 'callsign';
@@ -77,51 +92,18 @@ export interface CallsignSummary {
   splits: number;
 }
 
-/** Expands inputs: local paths as `--input` does; an s3:// URL is an object, or else a prefix. */
-async function expand(inputs: readonly string[], option: string): Promise<ObjectInfo[]> {
-  const out: ObjectInfo[] = [];
-  for (const input of inputs) {
-    if (!isS3Url(input)) {
-      for (const f of await expandInputs([input]))
-        out.push({ url: f.path, size: f.size, version: f.version });
-      continue;
-    }
-    const storage = await storageFor(input);
-    const object = await storage.stat(input);
-    const listed = object ? [object] : await storage.list(input.replace(/\/+$/, ''));
-    if (listed.length === 0)
-      throw new InputError('E_INPUT_NOT_FOUND', `--${option} ${input}: no such object or prefix`, {
-        file: input,
-      });
-    out.push(...listed);
-  }
-  return out;
-}
-
-/** An expanded input file of the callsign job and which input it belongs to. */
-export interface CallsignInputFile {
-  kind: InputKind;
-  info: ObjectInfo;
-}
-
-/** Expands `--collections`, then `--predictions`, into files in input order. */
-export async function expandCallsignInputs(
-  options: Pick<CallsignOptions, 'collections' | 'predictions'>,
-): Promise<CallsignInputFile[]> {
-  const files: CallsignInputFile[] = [];
-  for (const kind of ['collections', 'predictions'] as const)
-    for (const info of await expand(options[kind], kind)) files.push({ kind, info });
-  return files;
-}
-
-async function planInputs(options: CallsignOptions) {
-  const files = options.files ?? (await expandCallsignInputs(options));
+/** Both inputs' files, collections first, cut into splits. */
+function planInputs(options: CallsignOptions) {
+  const files = [
+    ...options.collections.map((info) => ({ kind: 'collections' as const, info })),
+    ...options.predictions.map((info) => ({ kind: 'predictions' as const, info })),
+  ];
   const splits: CallsignSplit[] = [];
   let bytes = 0;
   files.forEach(({ kind, info }, fileIndex) => {
     bytes += info.size;
     for (const r of planSplitRanges(info.size, options.splitBytes))
-      splits.push({ kind, url: info.url, fileIndex, start: r.start, end: r.end });
+      splits.push({ kind, url: info.path, fileIndex, start: r.start, end: r.end });
   });
   return { splits, bytes, files: files.length };
 }
@@ -132,7 +114,7 @@ export async function runCallsign(
 ): Promise<{ summary: CallsignSummary; report: ValidationReport }> {
   const P = options.partitions;
   const urls = callsignOutputs(options.out);
-  const plan = await planInputs(options);
+  const plan = planInputs(options);
   options.onPlan?.(plan.bytes);
   const storage = await storageFor(options.out);
   const storageConfig = storageOptions();
@@ -143,16 +125,21 @@ export async function runCallsign(
 
     // 1. map.
     const spillPaths = plan.splits.map((_, i) => join(work, `split-${i}.spill`));
-    const maps = await runTasks<CallsignMapResult>(
-      'map',
-      plan.splits.map((split, i) => ({
-        stage: 'map',
-        taskId: i,
-        split,
-        partitions: P,
-        spillPath: spillPaths[i],
-        storage: storageConfig,
-      })),
+    // One task at a time through the runner, so each split counts in the metrics as it finishes.
+    const maps = await Promise.all(
+      plan.splits.map(async (split, i) => {
+        const task: CallsignTask = {
+          stage: 'map',
+          taskId: i,
+          split,
+          partitions: P,
+          spillPath: spillPaths[i],
+          storage: storageConfig,
+        };
+        const [result] = await runTasks<CallsignMapResult>('map', [task]);
+        options.onSplitDone?.(result.counts);
+        return result;
+      }),
     );
 
     // 2. reduce, per partition.
@@ -181,6 +168,7 @@ export async function runCallsign(
     const { profile, session } = columns;
     order.sort((a, b) => compare(profile[a], profile[b]) || compareNullable(session[a], session[b]));
     await writeAggregated(storage, options.out, columns, order);
+    if (options.tables) await loadSessions(options.tables, columns, order);
 
     // 4. report and rejects (line numbers: each split starts after the lines of its file's earlier splits).
     const report = buildReport(
@@ -188,7 +176,7 @@ export async function runCallsign(
       reduces,
     );
     await writeObject(storage, urls.report, Buffer.from(`${JSON.stringify(report, null, 2)}\n`));
-    const rejectsFiles = await writeRejects(plan.splits, maps, spillPaths, options.out);
+    const rejectsFiles = await writeRejects(plan.splits, maps, spillPaths, options.out, options.tables);
 
     const rejected: Record<string, number> = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0]));
     for (const m of maps) m.counts.rejected.forEach((n, r) => (rejected[REJECT_REASONS[r]] += n));
@@ -226,6 +214,14 @@ function concatColumns(parts: readonly AggregatedColumns[]): AggregatedColumns {
   return all;
 }
 
+/** The aggregated rows, in output order, to `tables` in parts of {@link SESSION_PART_ROWS}. */
+async function loadSessions(tables: CallsignTables, c: AggregatedColumns, order: Uint32Array): Promise<void> {
+  for (let part = 0, at = 0; at < order.length; part++, at += SESSION_PART_ROWS) {
+    const rows = Array.from(order.subarray(at, at + SESSION_PART_ROWS), (i) => sessionRow(c, i));
+    await tables.sessions(part, rows);
+  }
+}
+
 function countProfiles(reduces: readonly CallsignReduceResult[]): number {
   // A profile hashes to one partition, so the partitions' counts add up.
   return reduces.reduce((n, r) => n + r.profiles, 0);
@@ -237,13 +233,16 @@ async function writeRejects(
   maps: readonly CallsignMapResult[],
   spillPaths: readonly string[],
   out: string,
+  tables: CallsignTables | undefined,
 ): Promise<number> {
   const storage = await storageFor(out);
   const dir = callsignOutputs(out).rejects;
   let batch: RejectRow[] = [];
   let parts = 0;
   const flush = async () => {
-    await writeRejectsPart(storage, joinUrl(dir, rejectsPartName(parts++)), batch);
+    await writeRejectsPart(storage, joinUrl(dir, rejectsPartName(parts)), batch);
+    await tables?.rejects(parts, batch);
+    parts++;
     batch = [];
   };
   let line = 1;

@@ -9,7 +9,7 @@
  * distinct collection ids only.
  */
 
-import { exactAdd, exactMerge, exactValue } from '../../engine/exact-sum.js';
+import { exactAdd, exactMerge, exactValue } from 'shardflow/kernel';
 import type { AcceptedRecord, InputKind } from './normalize-record.js';
 
 /** Models whose null score is a failed keystroke prediction. */

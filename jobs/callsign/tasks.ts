@@ -1,6 +1,6 @@
 /** The messages between the coordinator and the workers for the callsign job's two stages. */
 
-import type { StorageOptions } from '../../io/storage.js';
+import type { StorageOptions } from 'shardflow/kernel';
 import type { InputKind } from './normalize-record.js';
 
 /** One split of one input object: it owns every line whose first byte lies in [start, end). */

@@ -5,7 +5,7 @@
  * behaviour type and predictions with no model name. The same facts as a table for people.
  */
 
-import { formatTable } from '../../coordinator/print-table.js';
+import { formatTable } from 'shardflow/kernel';
 import { REJECT_REASONS, type InputKind } from './normalize-record.js';
 import { SAMPLE_SIZE } from './reduce-stage.js';
 import type { CallsignReduceResult, Sampled, SplitCounts } from './tasks.js';
