@@ -5,15 +5,16 @@
  * named by URL; nothing here knows any job.
  */
 
+import { join } from 'node:path';
 import { configureStorage, joinUrl, storageFor, writeObject } from '../io/storage.js';
-import { encodeRowsParquet } from '../io/row-encode.js';
 import { finishPgTable, preparePgTable, type PgTableSpec } from '../io/pg-table-sink.js';
 import type { PgServerTarget } from '../io/pg-config.js';
 import { startProgress, type Progress } from '../metrics/progress.js';
 import { ENGINE_REASONS } from '../engine/schema.js';
 import { sectionOf } from '../engine/keyed-state.js';
 import type { JobDefinition, KernelSummary, StagedJobDefinition } from '../engine/job-contract.js';
-import type { JobMapResult, JobReduceResult, JobTask, TaskReject } from '../workers/job-task.js';
+import type { JobMapResult, JobReduceResult, JobTask } from '../workers/job-task.js';
+import { rejectsUrl, type RejectsPartTask } from '../workers/rejects-spill.js';
 import { planJobInputs, wholeFileSplit, type JobPlan } from './job-plan.js';
 import { openRunSession, type RunSession } from './run-session.js';
 import { createShuffleRunner } from './shuffle-runner.js';
@@ -63,12 +64,6 @@ export interface JobRunSummary {
 
 const SUCCESS = '_SUCCESS';
 const REJECTS = 'rejects';
-const REJECT_COLUMNS = Object.freeze({
-  source: 'string',
-  line: 'int64?',
-  reason: 'string',
-  raw: 'string',
-} as const);
 
 /** Runs a job (staged or a kernel); resolves to its summary. */
 export async function runJob(options: JobRunOptions): Promise<JobRunSummary | KernelRunSummary> {
@@ -83,7 +78,7 @@ export async function runJob(options: JobRunOptions): Promise<JobRunSummary | Ke
   return withRunSession(options, runId, ENGINE_REASONS, async (run) => {
     run.startProgress(plan.bytes);
     const runTasks = run.runner<JobTask>(taskIndex, (stage, tasks) => runCounted(run.session, stage, tasks));
-    return runStages(options, plan, runId, runTasks, run.setPhase);
+    return runStages(options, plan, runId, runTasks, run.setPhase, run.session.scratch.path);
   });
 }
 
@@ -225,7 +220,8 @@ type RunTasks = StageRunnerOf<JobTask>;
 /** A map task's owner: its split number, set by the run loop. */
 const splitNumbers = new WeakMap<object, number>();
 function taskIndex(task: JobTask): number {
-  return task.step === 'map' ? (splitNumbers.get(task.split) ?? 0) : task.partition;
+  if (task.step === 'map') return splitNumbers.get(task.split) ?? 0;
+  return task.step === 'rejects' ? task.owner : task.partition;
 }
 
 async function runStages(
@@ -234,6 +230,7 @@ async function runStages(
   runId: string,
   runTasks: RunTasks,
   onPhase: (phase: string) => void,
+  scratch: string,
 ): Promise<Omit<JobRunSummary, 'seconds' | 'shuffle_bytes'>> {
   const { shard } = options;
   const job = options.job as StagedJobDefinition;
@@ -264,7 +261,7 @@ async function runStages(
   onPhase('map');
   const mapTasks: JobTask[] = plan.splits.map((split, k) => {
     splitNumbers.set(split, k);
-    return { ...base, step: 'map', split };
+    return { ...base, step: 'map', split, rejectsSpill: join(scratch, `rejects-map-${k}.jsonl`) };
   });
   const maps = await runTasks<JobMapResult>('map', mapTasks);
   const multiline = new Set<number>();
@@ -277,7 +274,12 @@ async function runStages(
     const whole = firsts.map((k) => {
       const split = wholeFileSplit(plan.splits[k]);
       splitNumbers.set(split, k);
-      return { ...base, step: 'map' as const, split };
+      return {
+        ...base,
+        step: 'map' as const,
+        split,
+        rejectsSpill: join(scratch, `rejects-whole-${k}.jsonl`),
+      };
     });
     const again = await runTasks<JobMapResult>('map-whole-files', whole);
     plan.splits.forEach((s, k) => {
@@ -291,7 +293,7 @@ async function runStages(
   let upstream = maps.map((m) => m.partials);
   let reduces: JobReduceResult[] = [];
   // Rows a re-keying stage rejected: written beside the map rejects, never dropped.
-  const rekeyRejects: { stage: number; partition: number; rejects: TaskReject[] }[] = [];
+  const rekeyRejects: { stage: number; partition: number; spill: string }[] = [];
   // Input records rejected (they reconcile: read = valid + rejected), and rows a re-keying stage
   // rejected, by stage.
   const stageRejects: Record<string, Record<string, number>> = {};
@@ -308,13 +310,14 @@ async function runStages(
       partition: p,
       sections: upstream.map((u) => sectionOf(u, p)),
       out: options.out,
+      rejectsSpill: join(scratch, `rejects-stage${s + 1}-${p}.jsonl`),
       ...(last && options.pg ? { pg: { target: options.pg, schema: options.pgSchema, runId } } : {}),
     }));
     reduces = await runTasks<JobReduceResult>(`reduce-${job.stages[s].name}`, tasks);
     keys[job.stages[s].name] = reduces.reduce((n, r) => n + r.keys, 0);
     if (!last) upstream = reduces.map((r) => r.partials ?? emptyMapResult(P).partials);
     reduces.forEach((r, p) => {
-      if (r.rejects.length > 0) rekeyRejects.push({ stage: s + 1, partition: p, rejects: r.rejects });
+      if (r.rejectsSpill !== null) rekeyRejects.push({ stage: s + 1, partition: p, spill: r.rejectsSpill });
       const counts = (stageRejects[job.stages[s + 1]?.name ?? ''] ??= {});
       for (const [reason, n] of Object.entries(r.rejected)) counts[reason] = (counts[reason] ?? 0) + n;
     });
@@ -322,22 +325,11 @@ async function runStages(
       if (Object.keys(counts).length === 0) delete stageRejects[name];
   }
 
-  // 3. rejects parts (this shard's splits), strays, tables, and `_SUCCESS`, last.
+  // 3. rejects parts, each by the shard that spilled them; strays, tables and `_SUCCESS`, last.
   onPhase('rejects');
-  const mine = (k: number) => k % shard.count === shard.index;
-  await writeRejects(options, plan, maps, mine);
-  for (const { stage, partition, rejects } of rekeyRejects) {
-    if (!mine(partition)) continue;
-    const rows = rejects.map((r) => ({
-      source: `stage ${job.stages[stage].name}`,
-      line: null,
-      reason: r.reason,
-      raw: r.raw,
-    }));
-    await writeObject(rekeyRejectsUrl(options.out, stage, partition), [
-      encodeRowsParquet(rows, REJECT_COLUMNS, `job "${job.name}", rejects of stage ${stage}`),
-    ]);
-  }
+  const rejectsFiles = (
+    await runTasks<string[]>('rejects', rejectsTasks(options, plan, maps, rekeyRejects))
+  ).flat();
   // Rows out count this shard's own partitions; the row counts above are the whole run's.
   const rowsOut: Record<string, number> = {};
   for (const r of reduces.filter((_, p) => p % shard.count === shard.index)) {
@@ -354,7 +346,7 @@ async function runStages(
   const rowsValid = maps.reduce((n, m) => n + m.rowsValid, 0);
   const rejectedByReason = Object.fromEntries(Object.entries(rejected).sort(([a], [b]) => (a < b ? -1 : 1)));
   await leadStep('commit', async () => {
-    await removeStrays(options, reduces, maps, rekeyRejects);
+    await removeStrays(options, reduces, rejectsFiles);
     if (options.pg) {
       const { openSqlClient } = await import('../io/sql-client.js');
       const client = await openSqlClient(options.pg, { maxConnections: 1 });
@@ -422,43 +414,54 @@ function emptyMapResult(partitions: number): JobMapResult {
     rowsRead: 0,
     rowsValid: 0,
     rejected: {},
-    rejects: [],
+    rejectsSpill: null,
     lines: 0,
     sawQuotedNewline: false,
   };
 }
 
 /**
- * One rejects part per map task that had rejects (`rejects/part-NNNNN.parquet`, N the split
- * number), with 1-based line numbers in the file: each split starts after its file's header and
- * the lines of the file's earlier splits. Re-key rejects of later stages go to
- * `rejects/stage-S-PPPPP.parquet` without a line.
+ * The tasks that write the rejects output from the spills: one part per map task that had rejects
+ * (`rejects/part-NNNNN.parquet`, N the split number, more rows in `part-NNNNN-0001.parquet` …),
+ * with the file's own 1-based line numbers (each split starts after its file's header and the
+ * lines of the file's earlier splits), and one per partition where a re-keying stage rejected rows
+ * (`rejects/stage-S-part-PPPPP.parquet`, no line). Each runs on the shard that spilled it.
  */
-async function writeRejects(
+function rejectsTasks(
   options: JobRunOptions,
   plan: JobPlan,
-  maps: JobMapResult[],
-  mine: (k: number) => boolean,
-): Promise<void> {
-  const firstLine = new Array<number>(plan.splits.length);
+  maps: readonly JobMapResult[],
+  rekeyRejects: readonly { stage: number; partition: number; spill: string }[],
+): JobTask[] {
+  const tasks: RejectsPartTask[] = [];
   const next = new Map<number, number>();
   plan.splits.forEach((s, k) => {
-    const at = next.get(s.fileIndex) ?? plan.files[s.fileIndex].headerLines;
-    firstLine[k] = at;
-    next.set(s.fileIndex, at + maps[k].lines);
+    const first = next.get(s.fileIndex) ?? plan.files[s.fileIndex].headerLines;
+    next.set(s.fileIndex, first + maps[k].lines);
+    const spill = maps[k].rejectsSpill;
+    if (spill !== null)
+      tasks.push({
+        kind: 'job',
+        step: 'rejects',
+        spill,
+        source: s.url,
+        firstLine: first + 1,
+        url: rejectsUrl(options.out, `part-${String(k).padStart(5, '0')}`),
+        owner: k,
+      });
   });
-  for (let k = 0; k < maps.length; k++) {
-    if (!mine(k) || maps[k].rejects.length === 0) continue;
-    const source = plan.splits[k].url;
-    const rows = maps[k].rejects.map((r: TaskReject) => ({
-      source,
-      line: firstLine[k] + r.line + 1,
-      reason: r.reason,
-      raw: r.raw,
-    }));
-    const url = joinUrl(options.out, REJECTS, `part-${String(k).padStart(5, '0')}.parquet`);
-    await writeObject(url, [encodeRowsParquet(rows, REJECT_COLUMNS, `job "${options.job.name}", rejects`)]);
-  }
+  const stages = options.job.stages ?? [];
+  for (const { stage, partition, spill } of rekeyRejects)
+    tasks.push({
+      kind: 'job',
+      step: 'rejects',
+      spill,
+      source: `stage ${stages[stage].name}`,
+      firstLine: null,
+      url: rejectsUrl(options.out, `stage-${stage}-part-${String(partition).padStart(5, '0')}`),
+      owner: partition,
+    });
+  return tasks;
 }
 
 /** Rows each file output holds over every partition (every shard's). */
@@ -477,26 +480,14 @@ async function writeReports(options: JobRunOptions, content: Record<string, unkn
       ]);
 }
 
-/** Where the rows stage `stage` rejected in partition `partition` go. */
-function rekeyRejectsUrl(out: string, stage: number, partition: number): string {
-  return joinUrl(out, REJECTS, `stage-${stage}-part-${String(partition).padStart(5, '0')}.parquet`);
-}
-
 /** Removes files under the job's folders that this run did not write (parts of an earlier run). */
 async function removeStrays(
   options: JobRunOptions,
   reduces: JobReduceResult[],
-  maps: JobMapResult[],
-  rekeyRejects: readonly { stage: number; partition: number }[],
+  rejectsFiles: readonly string[],
 ): Promise<void> {
-  const written = new Set<string>(
-    rekeyRejects.map((r) => rekeyRejectsUrl(options.out, r.stage, r.partition)),
-  );
+  const written = new Set<string>(rejectsFiles);
   for (const r of reduces) for (const f of r.files) written.add(f.url);
-  maps.forEach((m, k) => {
-    if (m.rejects.length > 0)
-      written.add(joinUrl(options.out, REJECTS, `part-${String(k).padStart(5, '0')}.parquet`));
-  });
   const storage = await storageFor(options.out);
   const folders = [
     REJECTS,

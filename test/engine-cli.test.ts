@@ -289,3 +289,34 @@ test('a quoted line break in a CSV of many splits: the file is read again as one
   assert.deepEqual(await customers(join(dir, 'small')), await customers(join(dir, 'whole')));
   assert.ok((await customers(join(dir, 'small'))).some((r) => r.includes('multi\\nline')));
 });
+
+test('a split of bad rows is spilled, not held: its rejects come out in bounded parts, every line once', async (t) => {
+  const dir = await tempDir(t);
+  const input = join(dir, 'orders.csv');
+  const rows = ['order_id,customer_id,amount,ordered_at'];
+  for (let i = 0; i < 20_000; i++)
+    rows.push(i % 1000 === 0 ? `${i},c1,1.5,2026-01-01` : `${i},c1,not-a-number,2026-01-01`);
+  await writeFile(input, `${rows.join('\n')}\n`);
+  const s = summary(
+    await runCli([
+      'run',
+      REVENUE,
+      '--orders',
+      input,
+      '--out',
+      join(dir, 'out'),
+      ...RUN,
+      '--split-size',
+      '64MiB',
+    ]),
+  );
+  assert.equal(s.rejected_by_reason.bad_number, 19_980);
+  const names = (await readdir(join(dir, 'out', 'rejects'))).sort();
+  assert.deepEqual(names, ['part-00000-0001.parquet', 'part-00000.parquet']);
+  const lines: number[] = [];
+  for (const name of names)
+    for (const r of await readParquetRows(join(dir, 'out', 'rejects', name))) lines.push(Number(r.line));
+  assert.equal(lines.length, 19_980);
+  assert.equal(new Set(lines).size, lines.length);
+  for (const line of lines) assert.match(rows[line - 1], /not-a-number/);
+});
