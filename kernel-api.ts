@@ -33,7 +33,15 @@ export {
   hashPartitionBigInt,
   partitionOf,
 } from './partitioners/hash-partition.js';
-export { isCleanText, storableText, escapeNul } from './io/utf8-check.js';
+export { isCleanText, storableText, escapeNul, utf8SequenceEnd } from './io/utf8-check.js';
+// Reading CSV: a split's records (the line rule of ../shared/ARCHITECTURE.md), the decoder's
+// record and field flags, a file's header, and records again at known positions.
+export { readCsvSplit, type ReadCsvSplitOptions, type SplitReadResult } from './io/split-reader.js';
+export { rawRecordText, fieldText, FIELD_QUOTED, FIELD_ESCAPED, type CsvRecord } from './io/csv-decoder.js';
+export { readCsvHeader, type CsvHeader } from './io/csv-header.js';
+export { readRecordsAt } from './io/records-at.js';
+// Text of values as PostgreSQL COPY and the reports write them.
+export { int64Text, dayText } from './io/text-format.js';
 export {
   encodeParquetColumns,
   writeParquetColumns,
@@ -42,7 +50,9 @@ export {
   type ParquetColumn,
 } from './io/parquet-columns.js';
 export { resolvePgConfig, type PgTarget, type PgServerTarget } from './io/pg-config.js';
-export { openSqlClient, type SqlClient } from './io/sql-client.js';
+export { openSqlClient, type SqlClient, type CopyChunks } from './io/sql-client.js';
+// PostgreSQL binary COPY rows, and the frame around them.
+export { PgBinaryRowWriter, PG_BINARY_HEADER, PG_BINARY_TRAILER } from './io/pg-binary-copy.js';
 export { quoteIdent, quoteQualified } from './io/quote-ident.js';
 // Reading JSON Lines: a split's lines by the line rule (the callsign job).
 export { readJsonlSplit, type ReadJsonlSplitOptions } from './io/jsonl-split-reader.js';

@@ -20,7 +20,7 @@ import {
   INTERACTION_COLUMNS,
   prepareInteractionsLoad,
   abortInteractionsLoad,
-} from '../io/pg-interactions.js';
+} from '../jobs/interactions/pg-interactions.js';
 import { quoteIdent } from '../io/quote-ident.js';
 
 async function exportRows(clean: string, tsv: string): Promise<{ rows: number; months: string[] }> {

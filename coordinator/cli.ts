@@ -6,12 +6,9 @@
 
 import type { parseArgs, ParseArgsConfig } from 'node:util';
 import { ShardflowError, UsageError } from '../errors.js';
-import { validateRunOptions, type RunOptions } from './run-options.js';
 import { parseFlags } from './job-command.js';
 import { formatSummary } from './print-table.js';
 import type { KernelSummary } from '../engine/job-contract.js';
-import type { RunInteractionsHooks } from './run-interactions-command.js';
-import type { InteractionsSummary } from '../jobs/interactions/run.js';
 // Each command loads its own modules when it runs (apache-arrow, pg, prom-client, PGlite): a
 // command pays only for what it uses, and `--help` or a usage error answers at once.
 
@@ -63,72 +60,7 @@ async function runCommand(argv: string[]): Promise<void> {
     throw new UsageError(
       'run needs a job: a built-in name (shardflow jobs lists them) or the path of a job file',
     );
-  if (spec !== 'interactions') return runEngineJob(spec, argv.slice(1));
-  const { values, positionals } = parse(argv, {
-    input: { type: 'string', multiple: true },
-    out: { type: 'string' },
-    outputs: { type: 'string' },
-    pg: { type: 'string' },
-    'pg-schema': { type: 'string' },
-    workers: { type: 'string' },
-    partitions: { type: 'string' },
-    'split-size': { type: 'string' },
-    'metrics-port': { type: 'string' },
-    'tmp-dir': { type: 'string' },
-    ...S3_FLAGS,
-    shard: { type: 'string' },
-    shards: { type: 'string' },
-    shuffle: { type: 'string' },
-    'run-id': { type: 'string' },
-    'barrier-timeout': { type: 'string' },
-    pushgateway: { type: 'string' },
-    'no-progress': { type: 'boolean' },
-    'no-pg': { type: 'boolean' },
-    json: { type: 'boolean' },
-  });
-  if (positionals.length > 1)
-    throw new UsageError(`unexpected argument "${positionals[1]}"; see shardflow --help`);
-  const options = validateRunOptions(values);
-  const { runInteractionsCommand } = await import('./run-interactions-command.js');
-  const summary = await runInteractionsCommand(options, { log, ...(await pgHooks(options)) });
-  if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  else printSummary(summary);
-}
-
-/** The PostgreSQL sink when a server is configured (--pg, DATABASE_URL or PG*) and not --no-pg. */
-async function pgHooks(options: RunOptions): Promise<RunInteractionsHooks> {
-  const { resolvePgConfig } = await import('../io/pg-config.js');
-  const target = resolvePgConfig({ url: options.pg });
-  if (!options.loadPg || target.kind !== 'server') return {};
-  return {
-    openShardedLoader: async (runId) => {
-      const { openSqlClient } = await import('../io/sql-client.js');
-      const { createShardedInteractionsLoader } = await import('./pg-sharded-loader.js');
-      const client = await openSqlClient(target, { maxConnections: 4 });
-      const loader = createShardedInteractionsLoader(client, { schema: options.pgSchema, runId });
-      return { ...loader, close: () => client.close() };
-    },
-    openLoader: async () => {
-      const { openSqlClient } = await import('../io/sql-client.js');
-      const { createInteractionsLoader } = await import('./pg-interactions-loader.js');
-      const client = await openSqlClient(target, { maxConnections: 4 });
-      const loader = createInteractionsLoader(client, { schema: options.pgSchema });
-      return {
-        ...loader,
-        close: async () => {
-          try {
-            await loader.close();
-          } finally {
-            await client.close();
-          }
-        },
-      };
-    },
-  };
-}
-
-function printSummary(s: InteractionsSummary & { seconds: number }): void {
-  process.stdout.write(`${formatSummary(s)}\n`);
+  return runEngineJob(spec, argv.slice(1));
 }
 
 /** `run <job>` for a job on the engine (built-in or a file). */
@@ -169,12 +101,7 @@ async function runEngineJob(spec: string, argv: string[]): Promise<void> {
 /** `shardflow jobs`: the built-in jobs and what they do. */
 async function jobsCommand(): Promise<void> {
   const { builtinJobs } = await import('./job-loader.js');
-  const rows: [string, string][] = [
-    [
-      'interactions',
-      'user interactions (seeds 000, 002): clean rows, per-user/product/day counts, Parquet and PostgreSQL',
-    ],
-  ];
+  const rows: [string, string][] = [];
   for (const { job } of await builtinJobs()) rows.push([job.name, job.description]);
   rows.sort(([a], [b]) => (a < b ? -1 : 1));
   const width = Math.max(...rows.map(([n]) => n.length)) + 2;

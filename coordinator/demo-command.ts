@@ -5,17 +5,17 @@
  */
 
 import { mkdir } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { generateInteractions } from '../jobs/interactions/generate.js';
-import { OUTPUT_NAMES } from '../jobs/interactions/outputs.js';
 import { resolvePgConfig } from '../io/pg-config.js';
 import { openSqlClient } from '../io/sql-client.js';
-import { runInteractionsCommand } from './run-interactions-command.js';
-import { createInteractionsLoader } from './pg-interactions-loader.js';
+import { loadJobModule } from './job-loader.js';
+import { parseJobArgs } from './job-command.js';
+import { runJob, type JobRunOptions } from './run-job.js';
 import { answer, QUESTIONS } from './query-command.js';
 import { formatTable } from './print-table.js';
-import { RUN_DEFAULTS } from './run-options.js';
+
+const SCHEMA = 'public';
 
 export async function demoCommand(options: { rows: number; out: string; pg?: string }): Promise<void> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -27,26 +27,16 @@ export async function demoCommand(options: { rows: number; out: string; pg?: str
   log(
     `demo: loading into ${target.kind === 'server' ? target.display : 'embedded PostgreSQL (PGlite, in memory)'}`,
   );
+  // `shardflow run interactions --input <csv> --out <out>/output`, through the engine as the CLI runs it.
+  const { url, job } = await loadJobModule('interactions');
+  const argv = ['--input', input, '--out', join(options.out, 'output'), '--pg-schema', SCHEMA];
+  const runOptions = parseJobArgs('interactions', job, argv, {})!;
   const client = await openSqlClient(target, { maxConnections: 4 });
   try {
-    const summary = await runInteractionsCommand(
-      {
-        inputs: [input],
-        out: join(options.out, 'output'),
-        outputs: new Set(OUTPUT_NAMES),
-        workers: availableParallelism(),
-        partitions: RUN_DEFAULTS.partitions,
-        splitBytes: RUN_DEFAULTS.splitBytes,
-        pgSchema: RUN_DEFAULTS.pgSchema,
-        loadPg: true,
-        json: false,
-        progress: true,
-        storage: {},
-        shard: { index: 0, count: 1 },
-        barrierTimeoutSeconds: 600,
-      },
-      { openLoader: async () => createInteractionsLoader(client, { schema: RUN_DEFAULTS.pgSchema }), log },
-    );
+    // The job loads the demo's own client: an embedded PGlite lives in this process's memory only,
+    // so the queries below must see the very database the job loaded.
+    const pg = client as unknown as JobRunOptions['pg'];
+    const summary = await runJob({ ...runOptions, jobUrl: url, pg, log });
     const r = summary.rejected_by_reason;
     process.stdout.write(
       `\n${summary.rows_read} rows read, ${summary.rows_valid} valid, ${summary.rows_rejected} rejected ` +
@@ -60,7 +50,7 @@ export async function demoCommand(options: { rows: number; out: string; pg?: str
       'top-products': 'Top 5 products by interactions',
     };
     for (const q of QUESTIONS) {
-      const rows = await answer(client, RUN_DEFAULTS.pgSchema, q, q === 'daily' ? 10 : undefined);
+      const rows = await answer(client, SCHEMA, q, q === 'daily' ? 10 : undefined);
       process.stdout.write(`\n${titles[q]}\n${formatTable(rows)}\n`);
     }
   } finally {

@@ -2,7 +2,7 @@
 
 import { resolvePgConfig } from '../io/pg-config.js';
 import { openSqlClient, type SqlClient } from '../io/sql-client.js';
-import { queryInteractions, type InteractionsQuestion } from '../io/pg-interactions.js';
+import { queryInteractions, type InteractionsQuestion } from '../jobs/interactions/pg-interactions.js';
 import { UsageError } from '../errors.js';
 import { formatTable } from './print-table.js';
 

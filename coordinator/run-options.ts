@@ -1,6 +1,6 @@
 /**
- * Options of `shardflow run interactions`, their defaults, and the one place they are validated:
- * messages name the option and say what to do.
+ * The options every `shardflow run <job>` takes (see coordinator/job-command.ts), and the one place
+ * they are validated: messages name the option and say what to do.
  */
 
 import { stat } from 'node:fs/promises';
@@ -8,20 +8,12 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { isS3Url, parseS3Url, type S3Options, type StorageOptions } from '../io/storage.js';
-import { DEFAULT_SPLIT_BYTES } from '../partitioners/plan-splits.js';
-import { OUTPUT_NAMES, type OutputName } from '../jobs/interactions/outputs.js';
 
 export interface RunOptions {
-  inputs: string[];
-  out: string;
-  outputs: ReadonlySet<OutputName>;
   workers: number;
   partitions: number;
   splitBytes: number;
-  pg?: string;
   pgSchema: string;
-  /** Load PostgreSQL when one is configured; false with --no-pg. */
-  loadPg: boolean;
   json: boolean;
   metricsPort?: number;
   tmpDir?: string;
@@ -39,13 +31,6 @@ export interface RunOptions {
   /** Prometheus Pushgateway that receives the final metrics. */
   pushgateway?: string;
 }
-
-/** Defaults: all outputs, one worker per core, 64 partitions, 32 MiB splits, schema `public`. */
-export const RUN_DEFAULTS = Object.freeze({
-  partitions: 64,
-  splitBytes: DEFAULT_SPLIT_BYTES,
-  pgSchema: 'public',
-});
 
 /**
  * Where a run starts, before anything is read or written: `--out` must be a directory or a path
@@ -96,44 +81,6 @@ export function parseBytes(name: string, value: string): number {
   const bytes = Number(m[1]) * mult;
   if (bytes < 1) throw new UsageError(`--${name} must be at least 1 byte`);
   return bytes;
-}
-
-export function validateRunOptions(raw: Record<string, string | string[] | boolean | undefined>): RunOptions {
-  const inputs = (raw.input as string[] | undefined) ?? [];
-  if (inputs.length === 0)
-    throw new UsageError('--input is required: a CSV file, directory or glob (repeatable)');
-  const out = raw.out as string | undefined;
-  if (!out)
-    throw new UsageError('--out is required: the directory (or s3:// prefix) to write the outputs to');
-  if (isS3Url(out)) parseS3Url(out);
-  let outputs = new Set<OutputName>(OUTPUT_NAMES);
-  if (typeof raw.outputs === 'string') {
-    const names = raw.outputs
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-    for (const n of names) {
-      if (!(OUTPUT_NAMES as readonly string[]).includes(n)) {
-        throw new UsageError(`--outputs: unknown output "${n}"; choose from ${OUTPUT_NAMES.join(',')}`);
-      }
-    }
-    if (names.length === 0)
-      throw new UsageError(`--outputs must name at least one of ${OUTPUT_NAMES.join(',')}`);
-    outputs = new Set(names as OutputName[]);
-  }
-  const schema = (raw['pg-schema'] as string | undefined) ?? RUN_DEFAULTS.pgSchema;
-  if (schema.length === 0 || schema.length > 63)
-    throw new UsageError('--pg-schema must be 1 to 63 characters');
-  return Object.freeze({
-    inputs,
-    out,
-    outputs,
-    ...validateCommonRunOptions(raw, RUN_DEFAULTS, 65535),
-    pg: raw.pg as string | undefined,
-    pgSchema: schema,
-    loadPg: raw['no-pg'] !== true,
-    ...validateShardOptions(raw, process.env),
-  });
 }
 
 /** The options both run commands take, as both validate them. */

@@ -3,14 +3,14 @@ import { test } from 'node:test';
 import type { Aggregate } from '../workers/aggregates/aggregate.js';
 import { count, max, mean, min, sum } from '../workers/aggregates/numeric.js';
 import { countDistinct, firstByPosition } from '../workers/aggregates/distinct.js';
-import { CountTable, type CountEntries } from '../workers/count-table.js';
+import { CountTable, type CountEntries } from '../jobs/interactions/count-table.js';
 import {
   mergePartition,
   mergePartitionSorted,
   partitionCounts,
   partitionRawKeys,
-} from '../workers/partitioned-counts.js';
-import { sortedOrder } from '../workers/sort-keys.js';
+} from '../jobs/interactions/partitioned-counts.js';
+import { sortedOrder } from '../jobs/interactions/sort-keys.js';
 import { murmur3Words } from '../partitioners/murmur3.js';
 
 /** Deterministic generator (mulberry32): a failing seed reproduces. */

@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { denseCounts } from '../workers/dense-counts.js';
+import { denseCounts } from '../jobs/interactions/dense-counts.js';
 
 test('denseCounts indexes small ids and declines high words and sparse ids', () => {
   const keys = Uint32Array.from([5, 0, 1000, 0, 42, 0]);

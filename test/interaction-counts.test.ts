@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { InteractionCounts } from '../jobs/interactions/interaction-counts.js';
-import { CountTable } from '../workers/count-table.js';
-import { mergePartition, type PartitionedCounts } from '../workers/partitioned-counts.js';
+import { CountTable } from '../jobs/interactions/count-table.js';
+import { mergePartition, type PartitionedCounts } from '../jobs/interactions/partitioned-counts.js';
 
 /** Every partition of `partials` merged: key words joined by ',' → count (zero counts dropped). */
 function merged(partials: PartitionedCounts[], partitions: number): Map<string, number> {

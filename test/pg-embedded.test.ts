@@ -3,8 +3,8 @@ import { test } from 'node:test';
 
 import { PostgresError } from '../errors.js';
 import { resolvePgConfig } from '../io/pg-config.js';
-import { queryInteractions } from '../io/pg-interactions.js';
-import type { InteractionsQuestion } from '../io/pg-interactions.js';
+import { queryInteractions } from '../jobs/interactions/pg-interactions.js';
+import type { InteractionsQuestion } from '../jobs/interactions/pg-interactions.js';
 import { openServerClient } from '../io/pg-server-client.js';
 import { openSqlClient } from '../io/sql-client.js';
 import type { SqlClient } from '../io/sql-client.js';

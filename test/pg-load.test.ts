@@ -8,7 +8,7 @@ import {
   copyInteractionRows,
   prepareInteractionsLoad,
   queryInteractions,
-} from '../io/pg-interactions.js';
+} from '../jobs/interactions/pg-interactions.js';
 import { openServerClient } from '../io/pg-server-client.js';
 import type { SqlClient } from '../io/sql-client.js';
 import {

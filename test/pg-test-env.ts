@@ -11,8 +11,8 @@ import {
   copyUserCounts,
   finishInteractionsLoad,
   prepareInteractionsLoad,
-} from '../io/pg-interactions.js';
-import type { FinishLoadOptions } from '../io/pg-interactions.js';
+} from '../jobs/interactions/pg-interactions.js';
+import type { FinishLoadOptions } from '../jobs/interactions/pg-interactions.js';
 import { quoteIdent } from '../io/quote-ident.js';
 import type { SqlClient } from '../io/sql-client.js';
 

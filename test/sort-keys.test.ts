@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sortedOrder } from '../workers/sort-keys.js';
+import { sortedOrder } from '../jobs/interactions/sort-keys.js';
 
 function reference(keys: Uint32Array, width: number, n: number): number[] {
   const toBig = (i: number, k: number) =>

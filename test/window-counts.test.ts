@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { WindowCounts } from '../workers/window-counts.js';
+import { WindowCounts } from '../jobs/interactions/window-counts.js';
 
 /** A deterministic xorshift generator, so a failure replays. */
 function rng(seed: number): () => number {

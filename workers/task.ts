@@ -7,32 +7,24 @@
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { LiveCounters } from '../metrics/live-counters.js';
 import { abortWritersOnRequest, configureStorage, type StorageOptions } from '../io/storage.js';
-import { runInteractionsTask } from '../jobs/interactions/stages.js';
-import type { InteractionsTask } from '../jobs/interactions/tasks.js';
 import { runJobTask, runKernelTask, type JobTask } from './job-task.js';
 import { errorForThread } from '../errors.js';
 
 /** What the coordinator posts to a worker. */
 export interface WorkerMessage {
   /**
-   * The job that still runs its own pipeline (until it moves onto the engine); undefined for an
-   * engine task, which names its job module by URL.
+   * Always undefined: every task names its job module by URL (`jobUrl`, a kernel job) or is an
+   * engine task. Kept while coordinator/worker-pool.ts still takes it.
    */
-  job?: 'interactions';
+  job?: undefined;
   /** A kernel job's module: the task goes to its `kernel.runTask`. */
   jobUrl?: string;
-  /** An engine task, or a task of the job named by `job` or `jobUrl`. */
-  task: JobTask | InteractionsTask;
+  /** An engine task ({@link JobTask}), or a task of the kernel job named by `jobUrl`. */
+  task: unknown;
   counters?: SharedArrayBuffer;
   /** How this thread reaches S3 (the coordinator's storage options). */
   storage?: StorageOptions;
 }
-
-type Runner = (task: never, onProgress?: (bytes: number, rows: number) => void) => Promise<unknown>;
-
-const runners: Record<NonNullable<WorkerMessage['job']>, Runner> = {
-  interactions: runInteractionsTask,
-};
 
 // A run stopped by a signal asks every thread to abort its uploads before the pool ends them.
 abortWritersOnRequest();
@@ -76,9 +68,7 @@ async function runTask(message: WorkerMessage): Promise<unknown> {
   const result =
     message.jobUrl !== undefined
       ? await runKernelTask(message.jobUrl, message.task, onProgress)
-      : message.job === undefined
-        ? await runJobTask(message.task as JobTask, onProgress)
-        : await runners[message.job](message.task as never, onProgress);
+      : await runJobTask(message.task as JobTask, onProgress);
   const list = transferables(result);
   if (list.length === 0) return result;
   return move({ [transferableSymbol]: list, [valueSymbol]: result } as never);

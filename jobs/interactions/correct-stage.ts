@@ -4,8 +4,7 @@
  * text for the rejects part. Duplicates are rare, so this costs little.
  */
 
-import { readRecordsAt } from '../../io/records-at.js';
-import { rawRecordText } from '../../io/csv-decoder.js';
+import { readRecordsAt, rawRecordText } from 'shardflow/kernel';
 import { InteractionCounts } from './interaction-counts.js';
 import { parseInt64, parseTimestamp } from './rules.js';
 import { MAX_RAW_BYTES } from './map-stage.js';

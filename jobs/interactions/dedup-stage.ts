@@ -5,8 +5,8 @@
  * that is small, else a hash table. Memory: the partition's distinct ids.
  */
 
-import { CountTable } from '../../workers/count-table.js';
-import { murmur3Int64 } from '../../partitioners/murmur3.js';
+import { CountTable } from './count-table.js';
+import { murmur3Int64 } from 'shardflow/kernel';
 import type { DedupBuckets, DedupResult, DedupTask } from './tasks.js';
 
 export function runDedupStage(task: DedupTask): DedupResult {

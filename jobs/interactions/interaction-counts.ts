@@ -4,14 +4,10 @@
  * passed rules 1–5; the correct stage subtracts the duplicates; merging both is the count monoid.
  */
 
-import { CountTable, type CountEntries } from '../../workers/count-table.js';
-import { WindowCounts } from '../../workers/window-counts.js';
-import {
-  partitionCounts,
-  partitionEntries,
-  type PartitionedCounts,
-} from '../../workers/partitioned-counts.js';
-import { murmur3Int64, murmur3Words } from '../../partitioners/murmur3.js';
+import { CountTable, type CountEntries } from './count-table.js';
+import { WindowCounts } from './window-counts.js';
+import { partitionCounts, partitionEntries, type PartitionedCounts } from './partitioned-counts.js';
+import { murmur3Int64, murmur3Words } from 'shardflow/kernel';
 import { DAY_BIAS } from './rules.js';
 
 /** A task's partial counts, grouped by partition. */

@@ -7,12 +7,18 @@
  * row), its rejects, and its distinct keys.
  */
 
-import { readCsvSplit } from '../../io/split-reader.js';
-import { FIELD_ESCAPED, type CsvRecord } from '../../io/csv-decoder.js';
-import { isCleanText, storableText, utf8SequenceEnd } from '../../io/utf8-check.js';
-import { murmur3Int64, murmur3Words } from '../../partitioners/murmur3.js';
-import { partitionRawKeys, type PartitionedCounts } from '../../workers/partitioned-counts.js';
-import { Growable } from '../../workers/growable.js';
+import {
+  readCsvSplit,
+  FIELD_ESCAPED,
+  type CsvRecord,
+  isCleanText,
+  storableText,
+  utf8SequenceEnd,
+  murmur3Int64,
+  murmur3Words,
+} from 'shardflow/kernel';
+import { partitionRawKeys, type PartitionedCounts } from './partitioned-counts.js';
+import { Growable } from './growable.js';
 import {
   BAD_ENCODING,
   BAD_INTEGER,

@@ -5,10 +5,10 @@
  * for the write stage's lookups, and return each raw pair row's final count.
  */
 
-import { CountTable } from '../../workers/count-table.js';
-import { mergePartition, mergePartitionSorted } from '../../workers/partitioned-counts.js';
+import { CountTable } from './count-table.js';
+import { mergePartition, mergePartitionSorted } from './partitioned-counts.js';
 import type { MergeResult, MergeTask } from './tasks.js';
-import { writeParquetColumns } from '../../io/parquet-columns.js';
+import { writeParquetColumns } from 'shardflow/kernel';
 
 export async function runMergeStage(task: MergeTask): Promise<MergeResult> {
   const p = task.partition;

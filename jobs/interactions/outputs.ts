@@ -1,6 +1,6 @@
 /** The interactions job's outputs, their names on the command line and their paths under --out. */
 
-import { joinUrl } from '../../io/storage.js';
+import { joinUrl } from 'shardflow/kernel';
 
 export const OUTPUT_NAMES = ['clean', 'users', 'products', 'pairs', 'daily', 'rejects'] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];

@@ -5,8 +5,7 @@
  */
 
 import { AsyncChannel } from './async-channel.js';
-import type { SqlClient } from '../io/sql-client.js';
-import { PG_BINARY_HEADER, PG_BINARY_TRAILER } from '../io/pg-binary-copy.js';
+import { PG_BINARY_HEADER, PG_BINARY_TRAILER, type SqlClient } from 'shardflow/kernel';
 import {
   abortInteractionsLoad,
   copyDailyCounts,
@@ -16,8 +15,8 @@ import {
   finishInteractionsLoad,
   prepareInteractionsLoad,
   type InteractionsLoadTarget,
-} from '../io/pg-interactions.js';
-import type { InteractionsLoader } from '../jobs/interactions/run.js';
+} from './pg-interactions.js';
+import type { InteractionsLoader } from './run.js';
 
 /** Options of {@link openInteractionsLoader}. */
 export interface InteractionsLoaderOptions {

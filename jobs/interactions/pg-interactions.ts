@@ -1,6 +1,12 @@
-import { PostgresError, ShardflowError, UsageError } from '../errors.js';
-import { quoteIdent, quoteQualified } from './quote-ident.js';
-import type { CopyChunks, SqlClient } from './sql-client.js';
+import {
+  PostgresError,
+  ShardflowError,
+  UsageError,
+  quoteIdent,
+  quoteQualified,
+  type CopyChunks,
+  type SqlClient,
+} from 'shardflow/kernel';
 
 /** Final table names of the interactions job (in the chosen schema). */
 export const INTERACTIONS_TABLES = Object.freeze({

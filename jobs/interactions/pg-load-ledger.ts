@@ -11,7 +11,7 @@
  * rows and staging tables are dropped when a new run prepares.
  */
 
-import { quoteIdent, quoteQualified } from './quote-ident.js';
+import { quoteIdent, quoteQualified, type SqlClient } from 'shardflow/kernel';
 import {
   INTERACTIONS_TABLES,
   STAGING_SUFFIX,
@@ -19,7 +19,6 @@ import {
   prepareInteractionsLoad,
   type InteractionsLoadTarget,
 } from './pg-interactions.js';
-import type { SqlClient } from './sql-client.js';
 
 /** The ledger table, in the load's schema. */
 export const LEDGER_TABLE = 'shardflow_load_ledger';

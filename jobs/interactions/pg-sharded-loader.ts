@@ -5,14 +5,14 @@
  * counts the same way, and swaps the tables in once every part is in.
  */
 
-import { PG_BINARY_HEADER, PG_BINARY_TRAILER } from '../io/pg-binary-copy.js';
+import { PG_BINARY_HEADER, PG_BINARY_TRAILER, type SqlClient } from 'shardflow/kernel';
 import {
   copyDailyCounts,
   copyInteractionRows,
   copyProductCounts,
   copyUserCounts,
-} from '../io/pg-interactions.js';
-import type { InteractionsLoadTarget } from '../io/pg-interactions.js';
+} from './pg-interactions.js';
+import type { InteractionsLoadTarget } from './pg-interactions.js';
 import {
   COUNT_PARTS,
   finishLedgerLoad,
@@ -20,9 +20,8 @@ import {
   loadLedgerPart,
   prepareLedgerLoad,
   type LedgerState,
-} from '../io/pg-load-ledger.js';
-import type { SqlClient } from '../io/sql-client.js';
-import type { ShardedInteractionsLoader } from '../jobs/interactions/run.js';
+} from './pg-load-ledger.js';
+import type { ShardedInteractionsLoader } from './run.js';
 import type { PgLoadStats } from './pg-interactions-loader.js';
 
 /** Binary COPY pieces of 1 MiB: the driver frames (copies) each piece it is given. */

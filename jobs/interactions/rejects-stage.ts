@@ -6,7 +6,7 @@
 
 import { DUPLICATE_ID, REJECT_REASONS } from './rules.js';
 import { readRejectsSpill } from './spill.js';
-import { Utf8Bytes, wordsFromNumbers, writeParquetColumns } from '../../io/parquet-columns.js';
+import { Utf8Bytes, wordsFromNumbers, writeParquetColumns } from 'shardflow/kernel';
 import type { RejectsResult, RejectsTask } from './tasks.js';
 
 export async function runRejectsStage(task: RejectsTask): Promise<RejectsResult> {

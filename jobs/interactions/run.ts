@@ -8,14 +8,21 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expandInputs, type InputFile } from '../../io/input-paths.js';
-import { joinUrl, storageFor, writeObject, type Storage } from '../../io/storage.js';
-import { readCsvHeader } from '../../io/csv-header.js';
-import { writeParquetColumns } from '../../io/parquet-columns.js';
-import { planSplitRanges } from '../../partitioners/plan-splits.js';
-import { sortedOrder } from '../../workers/sort-keys.js';
-import { denseCounts } from '../../workers/dense-counts.js';
-import { dayText, int64Text } from '../../io/text-format.js';
+import {
+  expandInputs,
+  type InputFile,
+  joinUrl,
+  storageFor,
+  writeObject,
+  type Storage,
+  readCsvHeader,
+  writeParquetColumns,
+  planSplitRanges,
+  dayText,
+  int64Text,
+} from 'shardflow/kernel';
+import { sortedOrder } from './sort-keys.js';
+import { denseCounts } from './dense-counts.js';
 import { INTERACTION_COLUMNS, REJECT_REASONS, DUPLICATE_ID } from './rules.js';
 import { CLEAN_CHUNK_ROWS, SUCCESS_MARKER, outputPaths, partName, type OutputName } from './outputs.js';
 import type { CountPartials } from './interaction-counts.js';

@@ -4,7 +4,7 @@
  * and line (for the correct stage). Each stage reads only the file it needs.
  */
 
-import { readColumnFile, readColumnRows, writeColumnFile, type Column } from '../../workers/column-file.js';
+import { readColumnFile, readColumnRows, writeColumnFile, type Column } from './column-file.js';
 
 /** Rejects of one split, in input order. */
 export interface RejectColumns {

@@ -1,6 +1,6 @@
 /** The messages between the coordinator and the workers for the interactions job's stages. */
 
-import type { CountTableHandle } from '../../workers/count-table.js';
+import type { CountTableHandle } from './count-table.js';
 import type { CountPartials } from './interaction-counts.js';
 
 /**

@@ -7,13 +7,16 @@
  */
 
 import { readRowsSpillRange } from './spill.js';
-import { CountTable } from '../../workers/count-table.js';
-import { murmur3Int64 } from '../../partitioners/murmur3.js';
-import { wordsFromNumbers, writeParquetColumns } from '../../io/parquet-columns.js';
-import { PgBinaryRowWriter } from '../../io/pg-binary-copy.js';
+import { CountTable } from './count-table.js';
+import {
+  murmur3Int64,
+  wordsFromNumbers,
+  writeParquetColumns,
+  PgBinaryRowWriter,
+  joinUrl,
+} from 'shardflow/kernel';
 import type { WriteResult, WriteTask } from './tasks.js';
 import { writeFile } from 'node:fs/promises';
-import { joinUrl } from '../../io/storage.js';
 import { partName } from './outputs.js';
 
 export async function runWriteStage(task: WriteTask): Promise<WriteResult> {
