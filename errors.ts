@@ -18,6 +18,7 @@ export const ERROR_CODES: Readonly<Record<string, string>> = Object.freeze({
   E_INPUT_HEADER: 'a CSV header does not name each required column exactly once',
   E_MISSING_COLUMN: 'a CSV header lacks a required column',
   E_AMBIGUOUS_HEADER: 'a CSV header names a column the job reads more than once',
+  E_BAD_JSON_ARRAY: 'a JSON array input is not one JSON array, or not UTF-8',
   E_BAD_GZIP: 'a .gz input is not a readable gzip file',
   E_RECORD_TOO_LONG: 'a record is longer than the reader accepts',
   E_S3: 'an S3 request failed and retrying cannot help',

@@ -4,6 +4,7 @@ export {
   defineJob,
   csv,
   jsonl,
+  jsonArray,
   reject,
   emit,
   parquet,

@@ -67,14 +67,19 @@ export async function planJobInputs(
         if (gzip)
           throw new InputError(
             'E_UNSUPPORTED_INPUT',
-            `${info.path}: gzip JSON Lines are not read yet; decompress it first`,
+            `${info.path}: gzip JSON inputs are not read yet; decompress it first`,
             { file: info.path },
           );
         files.push({ input, info, headerLines: 0 });
-        for (const r of planSplitRanges(info.size, splitBytes, 0))
+        // A JSON array is one split, streamed; JSON Lines are cut like CSV.
+        const ranges =
+          spec.format === 'json-array'
+            ? [{ start: 0, end: info.size }]
+            : planSplitRanges(info.size, splitBytes, 0);
+        for (const r of ranges)
           splits.push({
             input,
-            format: 'jsonl',
+            format: spec.format,
             url: info.path,
             fileIndex,
             start: r.start,

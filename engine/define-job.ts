@@ -40,8 +40,11 @@ export function defineJob<O = Record<string, unknown>>(definition: JobDefinition
   if (inputs.length === 0) fail(name, 'inputs must declare at least one input');
   for (const [input, spec] of inputs) {
     if (!NAME.test(input)) fail(name, `input "${input}": name must be lower-case letters, digits and "-"`);
-    if (spec.format !== 'csv' && spec.format !== 'jsonl')
-      fail(name, `input "${input}": format must be csv or jsonl (use the csv() or jsonl() constructors)`);
+    if (spec.format !== 'csv' && spec.format !== 'jsonl' && spec.format !== 'json-array')
+      fail(
+        name,
+        `input "${input}": format must be csv, jsonl or json-array (use the csv(), jsonl() or jsonArray() constructors)`,
+      );
     if (Object.keys(spec.schema?.columns ?? {}).length === 0)
       fail(name, `input "${input}": the schema needs at least one column`);
   }
@@ -167,6 +170,11 @@ export function csv(schema: Schema): InputSpec {
 /** A JSON Lines input: one object per line. */
 export function jsonl(schema: Schema): InputSpec {
   return Object.freeze({ format: 'jsonl', schema });
+}
+
+/** A JSON array input: one array of objects per file, streamed element by element (stream-json). */
+export function jsonArray(schema: Schema): InputSpec {
+  return Object.freeze({ format: 'json-array', schema });
 }
 
 /** A reject with a reason code (lower snake case); it goes to the rejects output with its line. */

@@ -40,7 +40,7 @@ export interface Schema {
 export type JobRecord = Record<string, string | number | boolean | null>;
 
 /** The formats an input can have; the set is open (JSON arrays and queries come next). */
-export type InputFormat = 'csv' | 'jsonl';
+export type InputFormat = 'csv' | 'jsonl' | 'json-array';
 
 /** A declared input: its format and schema; the user names its paths on the command line. */
 export interface InputSpec {

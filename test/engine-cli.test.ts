@@ -320,3 +320,62 @@ test('a split of bad rows is spilled, not held: its rejects come out in bounded 
   assert.equal(new Set(lines).size, lines.length);
   for (const line of lines) assert.match(rows[line - 1], /not-a-number/);
 });
+
+test('a JSON array input is streamed element by element; a broken or non-UTF-8 file is one line, exit 2', async (t) => {
+  const dir = await tempDir(t);
+  await mkdir(join(dir, 'node_modules'));
+  await symlink(REPO, join(dir, 'node_modules', 'shardflow'), 'dir');
+  await writeFile(
+    join(dir, 'countries.mjs'),
+    `import { defineJob, jsonArray, emit, count, parquet } from 'shardflow';
+export default defineJob({
+  name: 'countries',
+  description: 'customers per country from JSON arrays',
+  inputs: { customers: jsonArray({ columns: { customer_id: { type: 'integer' }, country: { aliases: ['Country'] } }, header: 'normalized' }) },
+  stages: [{ name: 'by-country', map: (r) => emit(r.country), state: { customers: count() }, finalize: (c, v) => ({ country: c, customers: v.customers }) }],
+  outputs: { countries: parquet('countries', { country: 'string', customers: 'int64' }) },
+});
+`,
+  );
+  const customers = [
+    { customer_id: 1, Country: 'FR' },
+    { customer_id: 2, country: 'NG' },
+    'not an object',
+    { customer_id: 'x', country: 'FR' },
+    { customer_id: 4, country: 'FR', extra: [1, 2] },
+    { customer_id: 5 },
+  ];
+  await writeFile(join(dir, 'a.json'), JSON.stringify(customers, null, 2));
+  const job = join(dir, 'countries.mjs');
+  const s = summary(
+    await runCli(['run', job, '--customers', join(dir, 'a.json'), '--out', join(dir, 'out'), ...RUN]),
+  );
+  assert.deepEqual(s.rejected_by_reason, { bad_integer: 1, missing_field: 1, not_an_object: 1 });
+  const rows = (await readParts(join(dir, 'out', 'countries')))
+    .map((r) => `${String(r.country)}=${String(r.customers)}`)
+    .sort();
+  assert.deepEqual(rows, ['FR=2', 'NG=1']);
+  const rejects = await readParts(join(dir, 'out', 'rejects'));
+  assert.deepEqual(
+    rejects.map((r) => [Number(r.line), r.reason]),
+    [
+      [3, 'not_an_object'],
+      [4, 'bad_integer'],
+      [6, 'missing_field'],
+    ],
+  );
+
+  await writeFile(join(dir, 'broken.json'), '[{"customer_id": 1, "country": "FR"}, {"customer_id": 2,');
+  usageError(
+    await runCli(['run', job, '--customers', join(dir, 'broken.json'), '--out', join(dir, 'o2'), ...RUN]),
+    /broken\.json: is not one JSON array/,
+  );
+  await writeFile(
+    join(dir, 'latin1.json'),
+    Buffer.concat([Buffer.from('[{"customer_id": 1, "country": "'), Buffer.from([0xe9]), Buffer.from('"}]')]),
+  );
+  usageError(
+    await runCli(['run', job, '--customers', join(dir, 'latin1.json'), '--out', join(dir, 'o3'), ...RUN]),
+    /latin1\.json: is not valid UTF-8/,
+  );
+});

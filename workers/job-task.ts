@@ -22,7 +22,7 @@ export type { RejectsPartTask };
 /** One split of one input file. */
 export interface JobSplit {
   input: string;
-  format: 'csv' | 'jsonl';
+  format: 'csv' | 'jsonl' | 'json-array';
   url: string;
   /** The file's place in the plan (input order): positions are fileIndex·2^40 + byte offset. */
   fileIndex: number;

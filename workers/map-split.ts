@@ -8,6 +8,7 @@
 
 import { readCsvSplit } from '../io/split-reader.js';
 import { readJsonlSplit } from '../io/jsonl-split-reader.js';
+import { readJsonArray } from '../io/json-array-reader.js';
 import { fieldText, type CsvRecord } from '../io/csv-decoder.js';
 import { escapeNul, isCleanText, storableText } from '../io/utf8-check.js';
 import { stageState } from '../engine/define-job.js';
@@ -29,84 +30,53 @@ const MAX_LINE_BYTES = 16 * 1024 * 1024;
 /** Positions (for `first()`): file index · 2^40 + byte offset. */
 const POSITION_FILE = 2 ** 40;
 
+/** What the format readers share: the stage, its context, the schema, counts and progress. */
+interface SplitMapper {
+  readonly task: JobMapTask;
+  readonly stage: StageSpec;
+  readonly ctx: JobContext;
+  readonly bound: BoundSchema;
+  readonly folder: RecordFolder;
+  /** This file's positions start here (for `first()`): file index · 2^40. */
+  readonly base: number;
+  readonly onBytes: (bytes: number) => void;
+  /** Counts one record read (live progress in batches). */
+  tick(): void;
+}
+
 export async function mapSplit(
   job: StagedJobDefinition,
   task: JobMapTask,
   onProgress?: (bytes: number, rows: number) => void,
 ): Promise<JobMapResult> {
   const { split } = task;
-  const stage = job.stages[0];
   const folder = new RecordFolder(
     new KeyedState(stageState(job, 0, task.options), task.partitions),
     new RejectsSpill(task.rejectsSpill),
   );
-  const ctx: JobContext = Object.freeze({ options: task.options, input: split.input });
-  const bound = bindSchema(job.inputs[split.input].schema, split.url, split.header);
-  const base = split.fileIndex * POSITION_FILE;
   let reported = 0;
-  const tick = () => {
-    if (onProgress && folder.rowsRead - reported >= 4096) {
-      onProgress(0, folder.rowsRead - reported);
-      reported = folder.rowsRead;
-    }
+  const mapper: SplitMapper = {
+    task,
+    stage: job.stages[0],
+    ctx: Object.freeze({ options: task.options, input: split.input }),
+    bound: bindSchema(job.inputs[split.input].schema, split.url, split.header),
+    folder,
+    base: split.fileIndex * POSITION_FILE,
+    onBytes: (b) => onProgress?.(b, 0),
+    tick() {
+      folder.rowsRead++;
+      if (onProgress && folder.rowsRead - reported >= 4096) {
+        onProgress(0, folder.rowsRead - reported);
+        reported = folder.rowsRead;
+      }
+    },
   };
-  let lines: number;
-  let sawQuotedNewline = false;
-  if (split.format === 'csv') {
-    const width = split.header?.length ?? 0;
-    const read = await readCsvSplit({
-      path: split.url,
-      start: split.start,
-      end: split.end,
-      alignedStart: split.aligned,
-      gzip: split.gzip,
-      onBytes: (b) => onProgress?.(b, 0),
-      onRecord: (rec) => {
-        folder.rowsRead++;
-        const raw = () => storableText(rec.buf, rec.rawStart, rec.rawEnd);
-        const record = csvRecord(rec, bound, width);
-        if (typeof record === 'string') folder.reject(rec.line, record, raw);
-        else folder.apply(callMap(stage, record, ctx), rec.line, base + rec.offset, raw);
-        tick();
-      },
-    });
-    lines = read.lines;
-    sawQuotedNewline = read.sawQuotedNewline;
-  } else {
-    let line = -1;
-    let offset = split.start;
-    const read = await readJsonlSplit({
-      url: split.url,
-      start: split.start,
-      end: split.end,
-      maxLineBytes: MAX_LINE_BYTES,
-      onBytes: (b) => onProgress?.(b, 0),
-      onLine: (text, tooLong) => {
-        line++;
-        if (!tooLong && text.trim() === '') return;
-        folder.rowsRead++;
-        if (tooLong) folder.reject(line, 'line_too_long', () => escapeNul(text));
-        else folder.apply(jsonRecordResult(text, bound, stage, ctx), line, base + offset++, () => text);
-        tick();
-      },
-      onLineBytes: (buf, start, end) => {
-        line++;
-        const position = base + offset++;
-        if (isBlank(buf, start, end)) return;
-        folder.rowsRead++;
-        const raw = () => storableText(buf, start, end);
-        if (!isCleanText(buf, start, end)) return folder.reject(line, 'bad_encoding', raw);
-        folder.apply(
-          jsonRecordResult(buf.toString('utf8', start, end), bound, stage, ctx),
-          line,
-          position,
-          raw,
-        );
-        tick();
-      },
-    });
-    lines = read.lines;
-  }
+  const read: { lines: number; sawQuotedNewline?: boolean } =
+    split.format === 'csv'
+      ? await mapCsv(mapper)
+      : split.format === 'jsonl'
+        ? await mapJsonl(mapper)
+        : await mapJsonArray(mapper);
   onProgress?.(0, folder.rowsRead - reported);
   return {
     partials: folder.state.encode(),
@@ -114,9 +84,76 @@ export async function mapSplit(
     rowsValid: folder.rowsValid,
     rejected: folder.rejected,
     rejectsSpill: folder.spill.close(),
-    lines,
-    sawQuotedNewline,
+    lines: read.lines,
+    sawQuotedNewline: read.sawQuotedNewline ?? false,
   };
+}
+
+/** CSV: the split's records through the field-count, encoding and schema rules, then `map`. */
+async function mapCsv(m: SplitMapper): Promise<{ lines: number; sawQuotedNewline: boolean }> {
+  const { split } = m.task;
+  const width = split.header?.length ?? 0;
+  return readCsvSplit({
+    path: split.url,
+    start: split.start,
+    end: split.end,
+    alignedStart: split.aligned,
+    gzip: split.gzip,
+    onBytes: m.onBytes,
+    onRecord: (rec) => {
+      m.tick();
+      const raw = () => storableText(rec.buf, rec.rawStart, rec.rawEnd);
+      const record = csvRecord(rec, m.bound, width);
+      if (typeof record === 'string') m.folder.reject(rec.line, record, raw);
+      else m.folder.apply(callMap(m.stage, record, m.ctx), rec.line, m.base + rec.offset, raw);
+    },
+  });
+}
+
+/** JSON Lines: each non-blank line checked for encoding, parsed, then through the schema and `map`. */
+async function mapJsonl(m: SplitMapper): Promise<{ lines: number }> {
+  const { split } = m.task;
+  let line = -1;
+  // Positions grow with the file: a line's is at most its byte offset (each line ≥ 1 byte).
+  let position = m.base + split.start;
+  return readJsonlSplit({
+    url: split.url,
+    start: split.start,
+    end: split.end,
+    maxLineBytes: MAX_LINE_BYTES,
+    onBytes: m.onBytes,
+    onLine: (text, tooLong) => {
+      line++;
+      position++;
+      if (!tooLong && text.trim() === '') return;
+      m.tick();
+      if (tooLong) m.folder.reject(line, 'line_too_long', () => escapeNul(text));
+      else m.folder.apply(jsonResult(parseJson(text), m), line, position, () => text);
+    },
+    onLineBytes: (buf, start, end) => {
+      line++;
+      position++;
+      if (isBlank(buf, start, end)) return;
+      m.tick();
+      const raw = () => storableText(buf, start, end);
+      if (!isCleanText(buf, start, end)) return m.folder.reject(line, 'bad_encoding', raw);
+      m.folder.apply(jsonResult(parseJson(buf.toString('utf8', start, end)), m), line, position, raw);
+    },
+  });
+}
+
+/** A JSON array: each element (its `line` is its 1-based place in the array), schema, `map`. */
+async function mapJsonArray(m: SplitMapper): Promise<{ lines: number }> {
+  const { elements } = await readJsonArray({
+    url: m.task.split.url,
+    onBytes: m.onBytes,
+    onElement: (value, index) => {
+      m.tick();
+      const raw = () => escapeNul(JSON.stringify(value) ?? String(value));
+      m.folder.apply(jsonResult(value, m), index, m.base + index, raw);
+    },
+  });
+  return { lines: elements };
 }
 
 function isBlank(buf: Uint8Array, start: number, end: number): boolean {
@@ -144,14 +181,20 @@ function csvRecord(rec: CsvRecord, bound: BoundSchema, width: number): Record<st
   return out;
 }
 
-/** A JSON Lines record through the schema and the stage's map. */
-function jsonRecordResult(text: string, bound: BoundSchema, stage: StageSpec, ctx: JobContext): MapResult {
-  let value: unknown;
+const BAD_JSON = Symbol('bad json');
+
+function parseJson(text: string): unknown {
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch {
-    return { reject: 'bad_json' };
+    return BAD_JSON;
   }
+}
+
+/** A parsed JSON value through the schema (keys matched by the header rule) and the stage's map. */
+function jsonResult(value: unknown, m: SplitMapper): MapResult {
+  const { bound } = m;
+  if (value === BAD_JSON) return { reject: 'bad_json' };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { reject: 'not_an_object' };
   const out: Record<string, unknown> = {};
   for (const n of bound.names) out[n] = null;
@@ -168,5 +211,5 @@ function jsonRecordResult(text: string, bound: BoundSchema, stage: StageSpec, ct
   }
   for (let c = 0; c < bound.names.length; c++)
     if (bound.required[c] && out[bound.names[c]] === null) return { reject: 'missing_field' };
-  return callMap(stage, out, ctx);
+  return callMap(m.stage, out, m.ctx);
 }
