@@ -23,9 +23,6 @@ export interface EncodedPartials {
   bytes: Uint8Array;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
 export class KeyedState {
   readonly #fields: readonly [string, Agg][];
   readonly #partitions: Map<string, unknown[]>[];
@@ -79,42 +76,60 @@ export class KeyedState {
     return this.#partitions.reduce((n, m) => n + m.size, 0);
   }
 
-  /** Every partition's section, in one shared buffer (posted to other threads without a copy). */
+  /**
+   * Every partition's section, in one shared buffer (posted to other threads without a copy). The
+   * state is written straight into one growing buffer, then copied once into shared memory: no
+   * object per key, so encoding a task's keys costs about their bytes twice.
+   */
   encode(): EncodedPartials {
-    const parts: Uint8Array[][] = [];
-    let total = 0;
-    for (const map of this.#partitions) {
-      const chunks: Uint8Array[] = [];
-      for (const [key, states] of map) {
-        const k = encoder.encode(key);
-        chunks.push(u32(k.length), k);
-        for (let f = 0; f < this.#fields.length; f++) {
-          const b = this.#fields[f][1].encode(states[f]);
-          chunks.push(u32(b.length), b);
-        }
-      }
-      parts.push(chunks);
-      for (const c of chunks) total += c.length;
-    }
+    const out = new ByteSink();
     const offsets = new Uint32Array(this.#partitions.length + 1);
-    const bytes = new Uint8Array(new SharedArrayBuffer(Math.max(1, total)), 0, total);
-    let at = 0;
-    parts.forEach((chunks, p) => {
-      offsets[p] = at;
-      for (const c of chunks) {
-        bytes.set(c, at);
-        at += c.length;
+    this.#partitions.forEach((map, p) => {
+      offsets[p] = out.length;
+      for (const [key, states] of map) {
+        out.string(key);
+        for (let f = 0; f < this.#fields.length; f++) out.bytes(this.#fields[f][1].encode(states[f]));
       }
     });
-    offsets[this.#partitions.length] = at;
+    offsets[this.#partitions.length] = out.length;
+    // An empty view over shared memory cannot be serialized into a shuffle object: use a plain one.
+    if (out.length === 0) return { offsets, bytes: new Uint8Array(0) };
+    const bytes = new Uint8Array(new SharedArrayBuffer(out.length));
+    bytes.set(out.view());
     return { offsets, bytes };
   }
 }
 
-function u32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n, true);
-  return b;
+/** Length-prefixed byte strings (uint32 LE) appended to one buffer that doubles as it fills. */
+class ByteSink {
+  #buf = Buffer.allocUnsafe(1 << 16);
+  length = 0;
+
+  #reserve(n: number): void {
+    if (this.length + n <= this.#buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.length + n));
+    this.#buf.copy(grown, 0, 0, this.length);
+    this.#buf = grown;
+  }
+
+  string(text: string): void {
+    const n = Buffer.byteLength(text, 'utf8');
+    this.#reserve(4 + n);
+    this.#buf.writeUInt32LE(n, this.length);
+    this.#buf.write(text, this.length + 4, n, 'utf8');
+    this.length += 4 + n;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.#reserve(4 + b.length);
+    this.#buf.writeUInt32LE(b.length, this.length);
+    this.#buf.set(b, this.length + 4);
+    this.length += 4 + b.length;
+  }
+
+  view(): Uint8Array {
+    return this.#buf.subarray(0, this.length);
+  }
 }
 
 /** Calls `fn` with each key and its fields' encodings in a section. */
@@ -134,8 +149,14 @@ function forEachEntry(
     at += n;
     return out;
   };
+  const text = Buffer.from(section.buffer, section.byteOffset, section.byteLength);
   while (at < section.length) {
-    const key = decoder.decode(take());
+    const k = take();
+    const key = text.toString(
+      'utf8',
+      k.byteOffset - section.byteOffset,
+      k.byteOffset - section.byteOffset + k.length,
+    );
     const encoded: Uint8Array[] = [];
     for (let f = 0; f < fields; f++) encoded.push(take());
     fn(key, encoded);

@@ -17,15 +17,18 @@ export interface Aggregate<S, V, R> {
   decode(bytes: Uint8Array): S;
 }
 
-/** Encodes a fixed list of float64 values. */
+/** Encodes a fixed list of float64 values (little endian). */
 export function encodeFloats(values: readonly number[]): Uint8Array {
-  const out = new Float64Array(values.length);
-  out.set(values);
-  return new Uint8Array(out.buffer);
+  const out = new Uint8Array(values.length * 8);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < values.length; i++) view.setFloat64(i * 8, values[i], true);
+  return out;
 }
 
-/** Decodes what {@link encodeFloats} wrote. */
+/** Decodes what {@link encodeFloats} wrote, reading in place (no copy of the bytes). */
 export function decodeFloats(bytes: Uint8Array): Float64Array {
-  const copy = bytes.slice();
-  return new Float64Array(copy.buffer, 0, copy.byteLength / 8);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float64Array(bytes.byteLength >>> 3);
+  for (let i = 0; i < out.length; i++) out[i] = view.getFloat64(i * 8, true);
+  return out;
 }
