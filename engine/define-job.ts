@@ -48,6 +48,17 @@ export function defineJob<O = Record<string, unknown>>(definition: JobDefinition
     if (Object.keys(spec.schema?.columns ?? {}).length === 0)
       fail(name, `input "${input}": the schema needs at least one column`);
   }
+  if (def.kernel !== undefined) {
+    for (const fn of ['owner', 'runTask', 'run'] as const)
+      if (typeof def.kernel[fn] !== 'function') fail(name, `kernel.${fn} must be a function`);
+    if (!Array.isArray(def.kernel.reasons)) fail(name, 'kernel.reasons must list the reject reasons');
+    if (def.stages !== undefined || def.outputs !== undefined)
+      fail(name, 'a kernel job declares no stages or outputs (its kernel writes them)');
+    checkOptions(name, def);
+    return Object.freeze(
+      Object.assign(Object.create(null) as object, def, { [JOB_MARK]: true }),
+    ) as JobDefinition<O>;
+  }
   if (!Array.isArray(def.stages) || def.stages.length === 0)
     fail(name, 'stages must hold at least one stage');
   def.stages.forEach((stage, i) => {

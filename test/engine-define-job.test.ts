@@ -230,3 +230,20 @@ test('stageState calls a state function with the run options and checks what it 
   const plain = defineJob(validJob());
   assert.deepEqual(Object.keys(stageState(plain, 0, {})), ['orders', 'revenue']);
 });
+
+test('a kernel job is accepted without stages or outputs; a half-declared kernel is E_USAGE', () => {
+  const kernel = { reasons: ['bad'], owner: () => 0, runTask: async () => 0, run: async () => ({}) as never };
+  const inputs = { rows: jsonl({ columns: { id: {} } }) };
+  const job = defineJob({ name: 'k', description: 'a kernel job', inputs, kernel });
+  assert.ok(isJobDefinition(job));
+  assert.equal(job.kernel, kernel);
+  for (const broken of [
+    { kernel: { ...kernel, run: undefined } },
+    { kernel: { ...kernel, reasons: undefined } },
+    { kernel, stages: [] },
+  ])
+    assert.throws(
+      () => defineJob({ name: 'k', description: 'd', inputs, ...(broken as object) } as never),
+      (err: unknown) => (err as { code?: string }).code === 'E_USAGE',
+    );
+});
