@@ -163,6 +163,11 @@ export async function withRunSession<
   try {
     const summary = await body(run);
     session.stopFeed();
+    // The feed samples every 0.5 s: what the workers counted since its last sample is added now,
+    // so a short run's metrics end at its totals.
+    const counted = session.counters.read();
+    session.metrics.rowsRead.inc(Math.max(0, counted.rows - session.live.rows));
+    session.metrics.bytesRead.inc(Math.max(0, counted.bytes - session.live.bytes));
     const seconds = (performance.now() - started) / 1000;
     progress?.stop(
       `${job.name}: ${summary.rows_read} rows read, ${summary.rows_valid} valid, ${summary.rows_rejected} rejected in ${seconds.toFixed(2)} s`,
