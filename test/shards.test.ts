@@ -135,7 +135,10 @@ test('a shard killed in the middle of its map stage and started again leaves the
   for (let i = 0; i < 600 && !killed; i++) {
     const stages = await readdir(shuffle).catch(() => [] as string[]);
     const runDir = stages[0] === undefined ? '' : join(shuffle, stages[0]);
-    const files = runDir === '' ? [] : await readdir(join(runDir, '001-map')).catch(() => [] as string[]);
+    // The run's steps are numbered in call order (`001-begin`, `002-map`, …): find the map stage's.
+    const steps = runDir === '' ? [] : await readdir(runDir).catch(() => [] as string[]);
+    const map = steps.find((s) => s.endsWith('-map'));
+    const files = map === undefined ? [] : await readdir(join(runDir, map)).catch(() => [] as string[]);
     if (files.includes('task-1.done')) {
       killed = victim.child.kill('SIGKILL');
       break;
