@@ -6,7 +6,7 @@
  * and by every worker thread): the kernel's modules load inside the functions that use them.
  */
 
-import { count, csv, defineJob, jsonlFile, UsageError, type JobDefinition } from 'shardflow';
+import { csv, defineJob, UsageError } from 'shardflow';
 import type { KernelContext, KernelSummary, SqlClient } from 'shardflow/kernel';
 import { OUTPUT_NAMES, type OutputName } from './outputs.js';
 import { INTERACTION_COLUMNS, REJECT_REASONS } from './rules.js';
@@ -22,7 +22,7 @@ interface InteractionsJobOptions {
 
 const MiB = 1024 * 1024;
 
-export default defineKernelJob<InteractionsJobOptions>({
+export default defineJob<InteractionsJobOptions>({
   name: 'interactions',
   description:
     'user interactions (seeds 000, 002): clean rows, per-user/product/day counts, Parquet and PostgreSQL',
@@ -179,25 +179,4 @@ async function openPgSink(
 function isSqlClient(value: unknown): value is SqlClient {
   const v = value as Partial<SqlClient> | null;
   return typeof v?.query === 'function' && typeof v.copyFrom === 'function';
-}
-
-/**
- * `defineJob` for a kernel job. The contract makes `stages` and `outputs` optional beside `kernel`
- * (engine/job-contract.ts), but engine/define-job.ts still requires both: until it accepts a kernel
- * job, the declaration is checked with a placeholder stage and sink that are dropped again (the
- * engine runs a job's kernel, never its stages, when it has one).
- */
-function defineKernelJob<O>(declaration: JobDefinition<O>): JobDefinition<O> {
-  try {
-    return defineJob(declaration);
-  } catch (err) {
-    if (!(err instanceof UsageError) || !/stages must hold|outputs must declare/.test(err.message)) throw err;
-  }
-  const checked = defineJob<O>({
-    ...declaration,
-    stages: [{ name: 'kernel', map: () => null, state: { n: count() } }],
-    outputs: { kernel: jsonlFile('kernel', { key: 'string' }) },
-  });
-  // The check's mark (a symbol property) is kept by the spread; the placeholders are not.
-  return Object.freeze({ ...checked, stages: undefined, outputs: undefined });
 }
