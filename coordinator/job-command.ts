@@ -67,7 +67,8 @@ export function jobHelp(spec: string, job: JobDefinition): string {
     'inputs (files, directories, globs or s3:// URLs; several in a row or repeated):',
     ...inputs.map(([n, s]) => `  --${n.padEnd(22)} ${s.format}: ${Object.keys(s.schema.columns).join(', ')}`),
   ];
-  if (inputs.length === 1) lines.push(`  ${'--input'.padEnd(24)} the same as --${inputs[0][0]}`);
+  if (inputs.length === 1 && inputs[0][0] !== 'input')
+    lines.push(`  ${'--input'.padEnd(24)} the same as --${inputs[0][0]}`);
   const own = Object.entries(job.options ?? {});
   if (own.length > 0) {
     lines.push('', `${job.name} options:`);
@@ -89,7 +90,8 @@ export function jobHelp(spec: string, job: JobDefinition): string {
               : `${s.kind} parts under --out/${s.path}/`
       }`,
     );
-  lines.push(`  ${'rejects'.padEnd(24)} parquet parts under --out/rejects/ (source, line, reason, raw)`);
+  if (job.kernel !== undefined) lines.push("  written by the job's own kernel: see its section of README.md");
+  else lines.push(`  ${'rejects'.padEnd(24)} parquet parts under --out/rejects/ (source, line, reason, raw)`);
   lines.push('', 'options of every job:');
   for (const [n, type, help] of COMMON_OPTIONS)
     lines.push(`  --${`${n}${type === 'string' ? ' VALUE' : ''}`.padEnd(22)} ${help}`);
@@ -161,7 +163,8 @@ export function parseJobArgs(
   for (const name of inputNames) {
     const given = [
       ...((values[name] as string[] | undefined) ?? []),
-      ...(inputNames.length === 1 ? ((values.input as string[] | undefined) ?? []) : []),
+      // `--input` is the one input's other name (unless the input is called `input`).
+      ...(inputNames.length === 1 && name !== 'input' ? ((values.input as string[] | undefined) ?? []) : []),
     ];
     if (given.length === 0)
       throw new UsageError(

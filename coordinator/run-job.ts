@@ -198,7 +198,7 @@ function runCounted<R>(session: RunSession, stage: string, tasks: JobTask[]): Pr
   const { metrics, pool } = session;
   return Promise.all(
     tasks.map(async (task) => {
-      const result = await pool.run<R>(undefined, stage, task);
+      const result = await pool.run<R>(stage, task);
       const r = result as Partial<JobMapResult>;
       if (task.step === 'map')
         metrics.recordRows({

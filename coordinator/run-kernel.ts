@@ -31,7 +31,7 @@ export async function runKernelJob(options: JobRunOptions): Promise<KernelRunSum
   const summary = await withRunSession(options, runId, kernel.reasons, async (run) => {
     const { pool, metrics } = run.session;
     const runTasks = run.runner<unknown>(kernel.owner, (stage, tasks) =>
-      pool.runAll(undefined, stage, tasks as never[], options.jobUrl),
+      pool.runAll(stage, tasks as never[], options.jobUrl),
     );
     const lead = runTasks.leadShard ?? ((_step: string, fn: () => Promise<void>) => fn());
     // A failed rerun must not leave the last run's marker: it goes first and comes back last.

@@ -59,27 +59,17 @@ export class WorkerPool {
   }
 
   /** Runs every task of a stage; results come back in task order. */
-  async runAll<R>(
-    job: WorkerMessage['job'],
-    stage: string,
-    tasks: readonly WorkerMessage['task'][],
-    jobUrl?: string,
-  ): Promise<R[]> {
-    return Promise.all(tasks.map((task) => this.run<R>(job, stage, task, jobUrl)));
+  async runAll<R>(stage: string, tasks: readonly WorkerMessage['task'][], jobUrl?: string): Promise<R[]> {
+    return Promise.all(tasks.map((task) => this.run<R>(stage, task, jobUrl)));
   }
 
   /** Runs one task, retrying it when its worker dies or it throws a retryable error. */
-  async run<R>(
-    job: WorkerMessage['job'],
-    stage: string,
-    task: WorkerMessage['task'],
-    jobUrl?: string,
-  ): Promise<R> {
+  /** `jobUrl` names a kernel job's module; an engine task names its own. */
+  async run<R>(stage: string, task: WorkerMessage['task'], jobUrl?: string): Promise<R> {
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
         const message: WorkerMessage = {
-          job,
           jobUrl,
           task,
           counters: this.#counters,

@@ -40,11 +40,7 @@ test('a task whose error is retryable runs again and succeeds; the retry is coun
   const metrics = createRunMetrics({ job: 'interactions' });
   const attempts = new SharedArrayBuffer(4 * 4);
   const tasks = [flaky(0, 1, true, attempts), flaky(1, 0, true, attempts), flaky(2, 2, true, attempts)];
-  const results = await pool(t, metrics).runAll<{ id: number; attempt: number }>(
-    undefined,
-    'map',
-    tasks as never[],
-  );
+  const results = await pool(t, metrics).runAll<{ id: number; attempt: number }>('map', tasks as never[]);
   assert.deepEqual(results, [
     { id: 0, attempt: 2 },
     { id: 1, attempt: 1 },
@@ -58,16 +54,13 @@ test('a task whose error is retryable runs again and succeeds; the retry is coun
 test('a non-retryable ShardflowError is final after one attempt, code and exit code kept', async (t) => {
   const metrics = createRunMetrics({ job: 'interactions' });
   const attempts = new SharedArrayBuffer(4);
-  await assert.rejects(
-    pool(t, metrics).run(undefined, 'map', flaky(0, 1, false, attempts) as never),
-    (err) => {
-      assert.ok(err instanceof ShardflowError);
-      assert.equal(err.code, 'E_S3');
-      assert.equal(err.exitCode, 1);
-      assert.equal(err.retryable, false);
-      return true;
-    },
-  );
+  await assert.rejects(pool(t, metrics).run('map', flaky(0, 1, false, attempts) as never), (err) => {
+    assert.ok(err instanceof ShardflowError);
+    assert.equal(err.code, 'E_S3');
+    assert.equal(err.exitCode, 1);
+    assert.equal(err.retryable, false);
+    return true;
+  });
   assert.equal(new Int32Array(attempts)[0], 1, 'one attempt only');
   assert.equal(await taskCount(metrics, 'retried'), 0);
   assert.equal(await taskCount(metrics, 'failed'), 1);
@@ -76,15 +69,12 @@ test('a non-retryable ShardflowError is final after one attempt, code and exit c
 test('a retryable error that outlasts the attempts fails, still marked retryable', async (t) => {
   const metrics = createRunMetrics({ job: 'interactions' });
   const attempts = new SharedArrayBuffer(4);
-  await assert.rejects(
-    pool(t, metrics, 2).run(undefined, 'map', flaky(0, 5, true, attempts) as never),
-    (err) => {
-      assert.ok(err instanceof ShardflowError);
-      assert.equal(err.code, 'E_S3_UNAVAILABLE');
-      assert.equal(err.retryable, true);
-      return true;
-    },
-  );
+  await assert.rejects(pool(t, metrics, 2).run('map', flaky(0, 5, true, attempts) as never), (err) => {
+    assert.ok(err instanceof ShardflowError);
+    assert.equal(err.code, 'E_S3_UNAVAILABLE');
+    assert.equal(err.retryable, true);
+    return true;
+  });
   assert.equal(new Int32Array(attempts)[0], 2);
   assert.equal(await taskCount(metrics, 'retried'), 1);
   assert.equal(await taskCount(metrics, 'failed'), 1);
@@ -106,7 +96,7 @@ test('the real worker entry hands a ShardflowError to the pool with its code and
     storage: {},
   };
   const jobUrl = new URL('../jobs/callsign/job.js', import.meta.url).href;
-  await assert.rejects(p.run(undefined, 'map', task, jobUrl), (err) => {
+  await assert.rejects(p.run('map', task, jobUrl), (err) => {
     assert.ok(err instanceof ShardflowError, `a ShardflowError, not ${String(err)}`);
     assert.equal(err.code, 'E_INPUT_NOT_FOUND');
     assert.equal(err.exitCode, 2);

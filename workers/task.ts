@@ -1,6 +1,6 @@
 /**
- * The piscina task entry: one message in (a job name, the job's task, the shared progress
- * counters), one result out. Byte arrays in a result are moved, not cloned; shared buffers cross
+ * The piscina task entry: one message in (an engine task, or a kernel job's task with its module's
+ * URL; the shared progress counters), one result out. Byte arrays in a result are moved, not cloned; shared buffers cross
  * as they are.
  */
 
@@ -12,11 +12,6 @@ import { errorForThread } from '../errors.js';
 
 /** What the coordinator posts to a worker. */
 export interface WorkerMessage {
-  /**
-   * Always undefined: every task names its job module by URL (`jobUrl`, a kernel job) or is an
-   * engine task. Kept while coordinator/worker-pool.ts still takes it.
-   */
-  job?: undefined;
   /** A kernel job's module: the task goes to its `kernel.runTask`. */
   jobUrl?: string;
   /** An engine task ({@link JobTask}), or a task of the kernel job named by `jobUrl`. */

@@ -7,7 +7,7 @@
  * apache-arrow load inside the functions that use them.
  */
 
-import { count, defineJob, jsonl, jsonlFile, UsageError, type JobDefinition } from 'shardflow';
+import { defineJob, jsonl, UsageError } from 'shardflow';
 import type { KernelContext, KernelSummary, PgServerTarget } from 'shardflow/kernel';
 import { REJECT_REASONS } from './normalize-record.js';
 import type { CallsignTask, SplitCounts } from './tasks.js';
@@ -24,7 +24,7 @@ const IDS = {
   collection_id: { required: false, aliases: ['collectionId'] },
 } as const;
 
-export default defineKernelJob({
+export default defineJob({
   name: 'callsign',
   description:
     'collections and predictions by profile (seed 004): per-profile folders and session aggregates',
@@ -102,28 +102,4 @@ function splitRows(counts: SplitCounts): { rowsValid: number; rejected: Record<s
     if (n > 0) rejected[REJECT_REASONS[r]] = n;
   });
   return { rowsValid: counts.accepted, rejected };
-}
-
-/**
- * `defineJob` for a kernel job. The contract makes `stages` and `outputs` optional beside `kernel`
- * (engine/job-contract.ts), but engine/define-job.ts still requires both: until it accepts a kernel
- * job, the declaration is checked with a placeholder stage and sink that are dropped again (the
- * engine runs a job's kernel, never its stages, when it has one).
- */
-function defineKernelJob<O>(declaration: JobDefinition<O>): JobDefinition<O> {
-  try {
-    return defineJob(declaration);
-  } catch (err) {
-    if (!(err instanceof UsageError) || !/stages must hold|outputs must declare/.test(err.message)) throw err;
-  }
-  const checked = defineJob<O>({
-    ...declaration,
-    stages: [{ name: 'kernel', map: () => null, state: { n: count() } }],
-    outputs: { kernel: jsonlFile('kernel', { key: 'string' }) },
-  });
-  // The check's mark (a symbol property) is kept by the spread; the placeholders are not.
-  const job: Record<string, unknown> = { ...checked };
-  delete job.stages;
-  delete job.outputs;
-  return Object.freeze(job) as unknown as JobDefinition<O>;
 }
