@@ -59,7 +59,11 @@ export async function runKernelJob(options: JobRunOptions): Promise<KernelRunSum
       log: (line: string) => options.log?.(line),
     } satisfies KernelContext);
     const result = await kernel.run(ctx);
-    await lead('success', () => writeObject(joinUrl(options.out, SUCCESS), []));
+    await lead('success', async () => {
+      // A run killed while writing `_SUCCESS` left its temporary file beside it.
+      await (await storageFor(options.out)).deleteUnfinished(options.out, false);
+      await writeObject(joinUrl(options.out, SUCCESS), []);
+    });
     return { job: job.name, ...result, run_id: runId };
   });
   return summary as KernelRunSummary;

@@ -314,7 +314,10 @@ async function writeReports(run: StagedRun, content: Record<string, unknown>): P
       ]);
 }
 
-/** Removes files under the job's folders that this run did not write (parts of an earlier run). */
+/**
+ * Removes files under the job's folders that this run did not write (parts of an earlier run) and
+ * the temporary files of writers killed before they finished.
+ */
 async function removeStrays(
   run: StagedRun,
   reduces: readonly JobReduceResult[],
@@ -330,7 +333,13 @@ async function removeStrays(
       s.kind === 'pg' || s.kind === 'report' ? [] : [s.path],
     ),
   ];
-  for (const folder of folders)
+  for (const folder of folders) {
     for (const o of await storage.list(joinUrl(options.out, folder)))
       if (!written.has(o.url)) await storage.delete(o.url);
+    // Every task has committed (this is the lead's step after the last barrier): a temporary file
+    // left here is a killed writer's, never a running one's.
+    await storage.deleteUnfinished(joinUrl(options.out, folder));
+  }
+  // Reports and `_SUCCESS` are written beside the folders, in --out itself.
+  await storage.deleteUnfinished(options.out, false);
 }

@@ -197,6 +197,29 @@ export const localStorage: Storage = {
     await rm(url, { force: true });
   },
 
+  async deleteUnfinished(prefix, recursive = true) {
+    let removed = 0;
+    const sweep = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
+      for (const e of entries) {
+        const full = join(dir, e.name);
+        if (e.isDirectory()) {
+          if (recursive) await sweep(full);
+        } else if (IN_PROGRESS.test(e.name)) {
+          await rm(full, { force: true });
+          removed++;
+        }
+      }
+    };
+    await sweep(prefix);
+    return removed;
+  },
   async deletePrefix(prefix) {
     await rm(prefix, { recursive: true, force: true });
   },

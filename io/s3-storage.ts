@@ -375,6 +375,14 @@ export class S3Storage implements Storage {
     await this.#deleteKeys(url, bucket, [key]);
   }
 
+  /**
+   * Nothing to remove: an upload that never completed is no object (a stopped run aborts its
+   * uploads; one killed with -9 is left to the bucket's AbortIncompleteMultipartUpload rule).
+   */
+  async deleteUnfinished(): Promise<number> {
+    return 0;
+  }
+
   async deletePrefix(prefix: string): Promise<void> {
     const { bucket } = parseS3Url(prefix);
     const objects = await this.list(prefix);

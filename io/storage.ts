@@ -50,6 +50,12 @@ export interface Storage {
   delete(url: string): Promise<void>;
   /** Deletes every object under `prefix` + '/' (a directory and what it holds). */
   deletePrefix(prefix: string): Promise<void>;
+  /**
+   * Removes what writers that never finished left under `prefix` (the temporary files of a
+   * process killed mid-write); resolves to how many. Call only when no writer of the prefix can
+   * still be running (after a run's last barrier). `recursive` false: only `prefix`'s own files.
+   */
+  deleteUnfinished(prefix: string, recursive?: boolean): Promise<number>;
 }
 
 /** How to reach S3; plain data, so the coordinator can hand it to every worker. */

@@ -379,3 +379,22 @@ export default defineJob({
     /latin1\.json: is not valid UTF-8/,
   );
 });
+
+test("a writer killed mid-write leaves a temporary file: the next run's commit removes it, and nothing else", async (t) => {
+  const dir = await tempDir(t);
+  const input = join(dir, 'orders.csv');
+  await writeFile(input, 'order_id,customer_id,amount,ordered_at\n1,a,1.5,2026-01-01\n');
+  const out = join(dir, 'out');
+  await mkdir(join(out, 'customers', 'deep'), { recursive: true });
+  const leftovers = [
+    join(out, 'customers', '.part-00001.parquet.4242.0.shardflow-tmp'),
+    join(out, 'customers', 'deep', '.part-00002.parquet.4242.1.shardflow-tmp'),
+    join(out, '._SUCCESS.4242.2.shardflow-tmp'),
+  ];
+  for (const f of leftovers) await writeFile(f, 'half a file');
+  await mkdir(join(out, 'elsewhere'));
+  await writeFile(join(out, 'elsewhere', '.x.4242.3.shardflow-tmp'), 'not ours');
+  summary(await runCli(['run', REVENUE, '--orders', input, '--out', out, ...RUN]));
+  for (const f of leftovers) await assert.rejects(readFile(f), { code: 'ENOENT' }, f);
+  assert.equal(await readFile(join(out, 'elsewhere', '.x.4242.3.shardflow-tmp'), 'utf8'), 'not ours');
+});
