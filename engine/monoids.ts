@@ -5,7 +5,13 @@
  * property for each.
  */
 
-import { type Aggregate, decodeFloats, encodeFloats } from '../workers/aggregates/aggregate.js';
+import {
+  type Aggregate,
+  decodeFloats,
+  encodeFloats,
+  fromJsonBytes,
+  jsonBytes,
+} from '../workers/aggregates/aggregate.js';
 import {
   count as countAgg,
   sum as sumAgg,
@@ -78,8 +84,8 @@ export function topK<V>(k: number, score: (v: V) => number): Aggregate<V[], V, V
     update: (s, v) => keep([...s, v]),
     merge: (a, b) => keep([...a, ...b]),
     finalize: (s) => s,
-    encode: (s) => new TextEncoder().encode(JSON.stringify(s)),
-    decode: (b) => JSON.parse(new TextDecoder().decode(b)) as V[],
+    encode: (s) => jsonBytes(s),
+    decode: (b) => fromJsonBytes<V[]>(b),
   };
 }
 
@@ -93,8 +99,8 @@ export function firstN<V>(n: number): Aggregate<[number, V][], V, V[]> {
     update: (s, v, position) => keep([...s, [position, v]]),
     merge: (a, b) => keep([...a, ...b]),
     finalize: (s) => s.map(([, v]) => v),
-    encode: (s) => new TextEncoder().encode(JSON.stringify(s)),
-    decode: (b) => JSON.parse(new TextDecoder().decode(b)) as [number, V][],
+    encode: (s) => jsonBytes(s),
+    decode: (b) => fromJsonBytes<[number, V][]>(b),
   };
 }
 

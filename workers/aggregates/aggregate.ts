@@ -32,3 +32,13 @@ export function decodeFloats(bytes: Uint8Array): Float64Array {
   for (let i = 0; i < out.length; i++) out[i] = view.getFloat64(i * 8, true);
   return out;
 }
+
+/** A JSON-encodable state as UTF-8 bytes (one Buffer, no encoder object per call). */
+export function jsonBytes(value: unknown): Uint8Array {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+/** What {@link jsonBytes} wrote. */
+export function fromJsonBytes<T>(bytes: Uint8Array): T {
+  return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as T;
+}

@@ -1,4 +1,4 @@
-import type { Aggregate } from './aggregate.js';
+import { fromJsonBytes, jsonBytes, type Aggregate } from './aggregate.js';
 
 /**
  * Exact number of distinct string values (state: the set). Memory grows with the distinct values,
@@ -14,8 +14,8 @@ export const countDistinct: Aggregate<Set<string>, string, number> = {
     return out;
   },
   finalize: (s) => s.size,
-  encode: (s) => new TextEncoder().encode(JSON.stringify([...s].sort())),
-  decode: (b) => new Set<string>(JSON.parse(new TextDecoder().decode(b)) as string[]),
+  encode: (s) => jsonBytes([...s].sort()),
+  decode: (b) => new Set<string>(fromJsonBytes<string[]>(b)),
 };
 
 /** State of {@link firstByPosition}: the value seen at the smallest input position. */
@@ -35,10 +35,9 @@ export function firstByPosition<V>(): Aggregate<FirstState<V>, V, V | undefined>
     update: (s, value, position) => (position < s.position ? { position, value } : s),
     merge: (a, b) => (b.position < a.position ? b : a),
     finalize: (s) => s.value,
-    encode: (s) =>
-      new TextEncoder().encode(JSON.stringify([s.position === Infinity ? null : s.position, s.value])),
+    encode: (s) => jsonBytes([s.position === Infinity ? null : s.position, s.value]),
     decode: (b) => {
-      const [position, value] = JSON.parse(new TextDecoder().decode(b)) as [number | null, V];
+      const [position, value] = fromJsonBytes<[number | null, V]>(b);
       return { position: position ?? Infinity, value: position === null ? undefined : value };
     },
   };
