@@ -60,7 +60,7 @@ function flagsOf(job: JobDefinition): Flags {
 export function jobHelp(spec: string, job: JobDefinition): string {
   const inputs = Object.entries(job.inputs);
   const lines = [
-    `usage: shardflow run ${spec} ${inputs.map(([n]) => `--${n} PATH...`).join(' ')} --out DIR [options]`,
+    `usage: shardflow run ${spec} ${inputs.length === 1 ? '--input PATH...' : inputs.map(([n]) => `--${n} PATH...`).join(' ')} --out DIR [options]`,
     '',
     `${job.name}: ${job.description}`,
     '',
@@ -93,8 +93,17 @@ export function jobHelp(spec: string, job: JobDefinition): string {
   if (job.kernel !== undefined) lines.push("  written by the job's own kernel: see its section of README.md");
   else lines.push(`  ${'rejects'.padEnd(24)} parquet parts under --out/rejects/ (source, line, reason, raw)`);
   lines.push('', 'options of every job:');
-  for (const [n, type, help] of COMMON_OPTIONS)
-    lines.push(`  --${`${n}${type === 'string' ? ' VALUE' : ''}`.padEnd(22)} ${help}`);
+  // The job's own defaults, where it has them, in place of the engine's.
+  const mib = (bytes: number) => `${bytes / 1024 / 1024}MiB`;
+  const ownDefault: Record<string, string | undefined> = {
+    partitions: job.defaults?.partitions === undefined ? undefined : `default ${job.defaults.partitions}`,
+    'split-size':
+      job.defaults?.splitBytes === undefined ? undefined : `default ${mib(job.defaults.splitBytes)}`,
+  };
+  for (const [n, type, generic] of COMMON_OPTIONS.map(
+    ([n, t, h]) => [n, t, h.replace(/default [^)]*/, ownDefault[n] ?? '$&')] as const,
+  ))
+    lines.push(`  --${`${n}${type === 'string' ? ' VALUE' : ''}`.padEnd(22)} ${generic}`);
   lines.push('', 'Exit codes: 0 done, 2 bad usage or input, 1 anything else.');
   return lines.join('\n');
 }

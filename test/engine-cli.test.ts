@@ -59,6 +59,11 @@ test("run <job file> --help prints the job's inputs, options and outputs and the
     '--json',
   ])
     assert.ok(help.stdout.includes(text), `help mentions ${text}:\n${help.stdout}`);
+  // A built-in kernel job's help shows its own defaults.
+  const callsign = await runCli(['run', 'callsign', '--help']);
+  assert.equal(callsign.code, 0, callsign.stderr);
+  assert.match(callsign.stdout, /--split-size VALUE .*\(default 8MiB\)/);
+  assert.match(callsign.stdout, /--collections/);
 });
 
 test('bad usage is one line naming the option, exit 2', async (t) => {
