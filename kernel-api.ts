@@ -34,6 +34,7 @@ export {
   partitionOf,
 } from './partitioners/hash-partition.js';
 export { isCleanText, storableText, escapeNul, utf8SequenceEnd } from './io/utf8-check.js';
+export { escapeHiveValue, hiveFolder, MAX_FOLDER_NAME_BYTES } from './io/hive-path.js';
 // Reading CSV: a split's records (the line rule of ../shared/ARCHITECTURE.md), the decoder's
 // record and field flags, a file's header, and records again at known positions.
 export { readCsvSplit, type ReadCsvSplitOptions, type SplitReadResult } from './io/split-reader.js';

@@ -43,7 +43,7 @@ export interface DuckdbCallsignResult {
 
 const str = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 
-/** The job's longest accepted line and longest folder name, in bytes (normalize-record.ts, hive-escape.ts). */
+/** The job's longest accepted line and longest folder name, in bytes (normalize-record.ts, io/hive-path.ts). */
 const MAX_LINE_BYTES = 1024 * 1024;
 const MAX_FOLDER_NAME_BYTES = 255;
 

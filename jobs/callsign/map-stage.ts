@@ -18,12 +18,13 @@ import { open } from 'node:fs/promises';
 import {
   configureStorage,
   escapeNul,
+  hiveFolder,
   isCleanText,
+  MAX_FOLDER_NAME_BYTES,
   murmur3String,
   readJsonlSplit,
   storableText,
 } from 'shardflow/kernel';
-import { MAX_FOLDER_NAME_BYTES, hiveFolder } from './hive-escape.js';
 import {
   MAX_LINE_BYTES,
   MAX_RAW_CHARS,

@@ -23,7 +23,7 @@
  */
 
 import { quoteBigIds } from './big-ids.js';
-import { MAX_FOLDER_NAME_BYTES, hiveFolder } from './hive-escape.js';
+import { MAX_FOLDER_NAME_BYTES, hiveFolder } from 'shardflow/kernel';
 
 /** Which input a line comes from. */
 export type InputKind = 'collections' | 'predictions';

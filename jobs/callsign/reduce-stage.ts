@@ -17,8 +17,7 @@
  */
 
 import { closeSync, openSync, readSync } from 'node:fs';
-import { configureStorage, joinUrl, storageFor, type Storage } from 'shardflow/kernel';
-import { hiveFolder } from './hive-escape.js';
+import { configureStorage, hiveFolder, joinUrl, storageFor, type Storage } from 'shardflow/kernel';
 import { PROFILE_FOLDER_KEY, type InputKind } from './normalize-record.js';
 import { compare, compareNullable } from './map-stage.js';
 import { finalizePartial, mergePartial, type SessionPartial } from './session-partial.js';
