@@ -24,8 +24,19 @@ export interface PlannedFile {
 export interface JobPlan {
   files: PlannedFile[];
   splits: JobSplit[];
-  /** For each split, its file's index in `files`. */
+  /** Bytes of every file. */
   bytes: number;
+}
+
+/** Each declared input's files, expanded (files, directories, globs, s3://), in input order. */
+export async function expandJobInputs(
+  job: JobDefinition,
+  paths: Readonly<Record<string, readonly string[]>>,
+): Promise<{ input: string; info: InputFile }[]> {
+  const files: { input: string; info: InputFile }[] = [];
+  for (const input of Object.keys(job.inputs))
+    for (const info of await expandInputs(paths[input] ?? [])) files.push({ input, info });
+  return files;
 }
 
 /** Plans `paths` (input name → paths as given) for `job`. */
@@ -37,58 +48,57 @@ export async function planJobInputs(
   const files: PlannedFile[] = [];
   const splits: JobSplit[] = [];
   let bytes = 0;
-  for (const [input, spec] of Object.entries(job.inputs)) {
-    for (const info of await expandInputs(paths[input] ?? [])) {
-      const fileIndex = files.length;
-      const gzip = info.path.endsWith('.gz');
-      bytes += info.size;
-      if (spec.format === 'csv') {
-        const header = await readCsvHeader(info.path, [], gzip);
-        bindSchema(spec.schema, info.path, header.names); // fails early on a bad header
-        const headerLines = 1 + header.names.reduce((n, name) => n + (name.split('\n').length - 1), 0);
-        files.push({ input, info, headerLines });
-        const ranges = gzip
-          ? [{ start: header.dataStart, end: Infinity }]
-          : planSplitRanges(info.size, splitBytes, header.dataStart);
-        ranges.forEach((r, k) =>
-          splits.push({
-            input,
-            format: 'csv',
-            url: info.path,
-            fileIndex,
-            start: r.start,
-            end: r.end,
-            aligned: k === 0,
-            gzip,
-            header: header.names,
-          }),
+  for (const { input, info } of await expandJobInputs(job, paths)) {
+    const spec = job.inputs[input];
+    const fileIndex = files.length;
+    const gzip = info.path.endsWith('.gz');
+    bytes += info.size;
+    if (spec.format === 'csv') {
+      const header = await readCsvHeader(info.path, [], gzip);
+      bindSchema(spec.schema, info.path, header.names); // fails early on a bad header
+      const headerLines = 1 + header.names.reduce((n, name) => n + (name.split('\n').length - 1), 0);
+      files.push({ input, info, headerLines });
+      const ranges = gzip
+        ? [{ start: header.dataStart, end: Infinity }]
+        : planSplitRanges(info.size, splitBytes, header.dataStart);
+      ranges.forEach((r, k) =>
+        splits.push({
+          input,
+          format: 'csv',
+          url: info.path,
+          fileIndex,
+          start: r.start,
+          end: r.end,
+          aligned: k === 0,
+          gzip,
+          header: header.names,
+        }),
+      );
+    } else {
+      if (gzip)
+        throw new InputError(
+          'E_UNSUPPORTED_INPUT',
+          `${info.path}: gzip JSON inputs are not read yet; decompress it first`,
+          { file: info.path },
         );
-      } else {
-        if (gzip)
-          throw new InputError(
-            'E_UNSUPPORTED_INPUT',
-            `${info.path}: gzip JSON inputs are not read yet; decompress it first`,
-            { file: info.path },
-          );
-        files.push({ input, info, headerLines: 0 });
-        // A JSON array is one split, streamed; JSON Lines are cut like CSV.
-        const ranges =
-          spec.format === 'json-array'
-            ? [{ start: 0, end: info.size }]
-            : planSplitRanges(info.size, splitBytes, 0);
-        for (const r of ranges)
-          splits.push({
-            input,
-            format: spec.format,
-            url: info.path,
-            fileIndex,
-            start: r.start,
-            end: r.end,
-            aligned: r.start === 0,
-            gzip: false,
-            header: null,
-          });
-      }
+      files.push({ input, info, headerLines: 0 });
+      // A JSON array is one split, streamed; JSON Lines are cut like CSV.
+      const ranges =
+        spec.format === 'json-array'
+          ? [{ start: 0, end: info.size }]
+          : planSplitRanges(info.size, splitBytes, 0);
+      for (const r of ranges)
+        splits.push({
+          input,
+          format: spec.format,
+          url: info.path,
+          fileIndex,
+          start: r.start,
+          end: r.end,
+          aligned: r.start === 0,
+          gzip: false,
+          header: null,
+        });
     }
   }
   return { files, splits, bytes };

@@ -6,12 +6,13 @@
  */
 
 import { configureStorage, joinUrl } from '../io/storage.js';
+import type { InputFile } from '../io/input-paths.js';
 import type { PgServerTarget } from '../io/pg-config.js';
 import { startProgress, type Progress } from '../metrics/progress.js';
 import { ENGINE_REASONS } from '../engine/schema.js';
 import type { JobDefinition, KernelSummary } from '../engine/job-contract.js';
 import type { JobMapResult, JobTask } from '../workers/job-task.js';
-import { planJobInputs, type JobPlan } from './job-plan.js';
+import { planJobInputs } from './job-plan.js';
 import { runStages, taskIndex } from './staged-run.js';
 import { openRunSession, type RunSession } from './run-session.js';
 import { createShuffleRunner } from './shuffle-runner.js';
@@ -68,7 +69,7 @@ export async function runJob(options: JobRunOptions): Promise<JobRunSummary | Ke
     return runKernelJob(options);
   }
   const plan = await planJobInputs(options.job, options.inputs, options.splitBytes);
-  const runId = options.runId ?? jobRunId(options, plan);
+  const runId = options.runId ?? jobRunId(options, plan.files);
   return withRunSession(options, runId, ENGINE_REASONS, async (run) => {
     run.startProgress(plan.bytes);
     const runTasks = run.runner<JobTask>(taskIndex, (stage, tasks) => runCounted(run.session, stage, tasks));
@@ -214,13 +215,19 @@ function runCounted<R>(session: RunSession, stage: string, tasks: JobTask[]): Pr
   );
 }
 
-/** The default run id: the job, its inputs' identities and every option that shapes the outputs. */
-function jobRunId(options: JobRunOptions, plan: JobPlan): string {
+/**
+ * The default run id of every job, staged or kernel: the job, its inputs' identities (which input
+ * each file is) and every option that shapes the outputs.
+ */
+export function jobRunId(
+  options: JobRunOptions,
+  files: readonly { input: string; info: InputFile }[],
+): string {
   return computeRunId(
     options.job.name,
-    plan.files.map((f) => f.info),
+    files.map((f) => f.info),
     {
-      inputs: plan.files.map((f) => f.input),
+      inputs: files.map((f) => f.input),
       options: options.jobOptions,
       out: options.out,
       partitions: options.partitions,

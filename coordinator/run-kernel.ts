@@ -5,29 +5,21 @@
  * writes `_SUCCESS` last and completes the summary. See engine/job-contract.ts, KernelSpec.
  */
 
-import { expandInputs, type InputFile } from '../io/input-paths.js';
+import type { InputFile } from '../io/input-paths.js';
+import { expandJobInputs } from './job-plan.js';
 import { joinUrl, storageFor, writeObject } from '../io/storage.js';
 import type { KernelContext, KernelSpec } from '../engine/job-contract.js';
-import { computeRunId } from './run-id.js';
-import { withRunSession, type JobRunOptions, type KernelRunSummary } from './run-job.js';
+import { jobRunId, withRunSession, type JobRunOptions, type KernelRunSummary } from './run-job.js';
 
 const SUCCESS = '_SUCCESS';
 
 export async function runKernelJob(options: JobRunOptions): Promise<KernelRunSummary> {
   const { job } = options;
   const kernel = job.kernel as KernelSpec;
-  const inputs: Record<string, InputFile[]> = {};
-  for (const name of Object.keys(job.inputs)) inputs[name] = await expandInputs(options.inputs[name] ?? []);
-  const runId =
-    options.runId ??
-    computeRunId(job.name, Object.values(inputs).flat(), {
-      // Which files are which input: the same files declared otherwise are another run.
-      inputs: Object.fromEntries(Object.entries(inputs).map(([n, f]) => [n, f.length])),
-      options: options.jobOptions,
-      out: options.out,
-      partitions: options.partitions,
-      splitBytes: options.splitBytes,
-    });
+  const files = await expandJobInputs(job, options.inputs);
+  const inputs: Record<string, InputFile[]> = Object.fromEntries(Object.keys(job.inputs).map((n) => [n, []]));
+  for (const { input, info } of files) inputs[input].push(info);
+  const runId = options.runId ?? jobRunId(options, files);
   const summary = await withRunSession(options, runId, kernel.reasons, async (run) => {
     const { pool, metrics } = run.session;
     const runTasks = run.runner<unknown>(kernel.owner, (stage, tasks) =>
