@@ -53,8 +53,17 @@ async function main(): Promise<void> {
   try {
     for (const [i, split] of plan.splits.entries()) {
       const rejectsSpill = join(scratch, `map-${i}.rejects`);
-      const task = { kind: 'job', step: 'map', jobUrl, options, partitions, split, rejectsSpill };
-      const r = (await runJobTask(task as JobMapTask)) as JobMapResult;
+      const task: JobMapTask = {
+        kind: 'job',
+        step: 'map',
+        jobUrl,
+        options,
+        partitions,
+        split,
+        owner: i,
+        rejectsSpill,
+      };
+      const r = (await runJobTask(task)) as JobMapResult;
       rowsRead += r.rowsRead;
       rowsValid += r.rowsValid;
     }

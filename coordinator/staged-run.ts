@@ -46,13 +46,8 @@ interface Reduced {
   stageRejects: Record<string, Record<string, number>>;
 }
 
-/** A map task's owner: its split number, set by the run loop. */
-const splitNumbers = new WeakMap<object, number>();
-
-/** Which shard runs a task: map and rejects tasks by split, reduce tasks by partition. */
 export function taskIndex(task: JobTask): number {
-  if (task.step === 'map') return splitNumbers.get(task.split) ?? 0;
-  return task.step === 'rejects' ? task.owner : task.partition;
+  return task.step === 'reduce' ? task.partition : task.owner;
 }
 
 export async function runStages(
@@ -102,10 +97,13 @@ export async function runStages(
 async function mapAll(run: StagedRun): Promise<JobMapResult[]> {
   const { plan, base, scratch } = run;
   run.onPhase('map');
-  const task = (split: JobSplit, k: number, name: string): JobTask => {
-    splitNumbers.set(split, k);
-    return { ...base, step: 'map', split, rejectsSpill: join(scratch, `rejects-${name}-${k}.jsonl`) };
-  };
+  const task = (split: JobSplit, k: number, name: string): JobTask => ({
+    ...base,
+    step: 'map',
+    split,
+    owner: k,
+    rejectsSpill: join(scratch, `rejects-${name}-${k}.jsonl`),
+  });
   const maps = await run.runTasks<JobMapResult>(
     'map',
     plan.splits.map((split, k) => task(split, k, 'map')),

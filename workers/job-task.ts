@@ -45,6 +45,8 @@ interface JobTaskBase {
 export interface JobMapTask extends JobTaskBase {
   step: 'map';
   split: JobSplit;
+  /** Which shard runs it (mod N): its split number, so its spill stays with the rejects task. */
+  owner: number;
   /** Where this task spills its rejects (the run's scratch directory). */
   rejectsSpill: string;
 }
