@@ -12,17 +12,11 @@ import {
 } from '../jobs/interactions/partitioned-counts.js';
 import { sortedOrder } from '../jobs/interactions/sort-keys.js';
 import { murmur3Words } from '../partitioners/murmur3.js';
+import { mulberry32 } from './helpers/mulberry32.js';
 
 /** Deterministic generator (mulberry32): a failing seed reproduces. */
 function random(seed: number): { u32: () => number; int: (lo: number, hi: number) => number } {
-  let a = seed >>> 0;
-  const u32 = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const u32 = mulberry32(seed);
   return { u32, int: (lo, hi) => lo + (u32() % (hi - lo + 1)) };
 }
 

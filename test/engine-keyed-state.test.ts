@@ -25,17 +25,12 @@ import {
 } from '../engine/monoids.js';
 import { ShardflowError } from '../errors.js';
 import { hashPartitionString } from '../partitioners/hash-partition.js';
+import { mulberry32 } from './helpers/mulberry32.js';
 
 /** Deterministic generator (mulberry32): a failing seed reproduces. */
 function random(seed: number) {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const u32 = mulberry32(seed);
+  const next = (): number => u32() / 4294967296;
   const int = (lo: number, hi: number): number => lo + Math.floor(next() * (hi - lo + 1));
   const shuffle = <T>(list: T[]): T[] => {
     for (let i = list.length - 1; i > 0; i--) {

@@ -10,6 +10,7 @@ import {
 } from '../partitioners/hash-partition.js';
 import { fmix32, murmur3Bytes, murmur3Int64, murmur3String, murmur3Words } from '../partitioners/murmur3.js';
 import { readParquetRows, readParts, runInteractionsCli, tempDir } from './helpers/run-cli.js';
+import { mulberry32 } from './helpers/mulberry32.js';
 
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 const le64 = (key: bigint): Uint8Array => new Uint8Array(new BigInt64Array([key]).buffer);
@@ -19,16 +20,7 @@ const words64 = (key: bigint): [number, number] => {
 };
 
 /** Deterministic 32-bit generator (mulberry32), so failures reproduce. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+const random = mulberry32;
 
 test('MurmurHash3_x86_32 seed 0: the vectors of the brief', () => {
   assert.equal(murmur3String(''), 0);

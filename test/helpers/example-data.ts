@@ -3,16 +3,12 @@
  * engine: plain loops over the generated rows, no shardflow code.
  */
 
-/** mulberry32: a small seeded PRNG, the same sequence on every machine. */
+import { mulberry32 } from './mulberry32.js';
+
+/** mulberry32 as floats in [0, 1): the same sequence on every machine. */
 export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const u32 = mulberry32(seed);
+  return () => u32() / 4294967296;
 }
 
 /** One customer's expected row in the customer-revenue job. */
