@@ -10,7 +10,19 @@ export type {
   KernelTaskRunner,
   KernelRowStats,
   JobInputFile,
+  JobMetric,
 } from './engine/job-contract.js';
+// Long-running jobs: follow mode, the per-object checkpoint, and a clock tests can fix.
+export { followLoop, sleep, type FollowOptions, type FollowEnd } from './engine/follow.js';
+export { now, offsetTimeText } from './engine/clock.js';
+export {
+  ObjectCheckpoint,
+  pendingObjects,
+  CHECKPOINT_TABLE,
+  type CheckpointRow,
+  type CheckpointSpec,
+  type ChangedObject,
+} from './io/pg-checkpoint.js';
 export {
   storageFor,
   joinUrl,

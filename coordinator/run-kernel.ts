@@ -8,10 +8,44 @@
 import type { InputFile } from '../io/input-paths.js';
 import { expandJobInputs } from './job-plan.js';
 import { joinUrl, storageFor, writeObject } from '../io/storage.js';
-import type { KernelContext, KernelSpec } from '../engine/job-contract.js';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { JobMetric, KernelContext, KernelSpec } from '../engine/job-contract.js';
+import type { PgServerTarget } from '../io/pg-config.js';
+import type { SqlClient } from '../io/sql-client.js';
 import { jobRunId, withRunSession, type JobRunOptions, type KernelRunSummary } from './run-job.js';
 
 const SUCCESS = '_SUCCESS';
+
+/** The configured server, else PGlite persisted in `stateDir` (see KernelContext.openSql). */
+async function openJobSql(server: PgServerTarget | undefined, stateDir: string): Promise<SqlClient> {
+  const { openSqlClient } = await import('../io/sql-client.js');
+  if (server !== undefined) return openSqlClient(server);
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(stateDir, { recursive: true });
+  return openSqlClient({ kind: 'embedded', dataDir: stateDir, display: `pglite:${stateDir}` });
+}
+
+/** A job's own counter or gauge in the run's registry; asking twice for a name returns the same one. */
+function jobMetric(
+  registry: Registry,
+  kind: 'counter' | 'gauge',
+  name: string,
+  help: string,
+  labelNames: readonly string[] = [],
+): JobMetric {
+  const metric =
+    (registry.getSingleMetric(name) as Counter | Gauge | undefined) ??
+    (kind === 'counter'
+      ? new Counter({ name, help, labelNames, registers: [registry] })
+      : new Gauge({ name, help, labelNames, registers: [registry] }));
+  return {
+    inc: (labels = {}, value = 1) => metric.inc(labels, value),
+    set: (labels = {}, value) => {
+      if (!(metric instanceof Gauge)) throw new TypeError(`${name} is a counter; only a gauge is set`);
+      metric.set(labels, value);
+    },
+  };
+}
 
 export async function runKernelJob(options: JobRunOptions): Promise<KernelRunSummary> {
   const { job } = options;
@@ -39,6 +73,9 @@ export async function runKernelJob(options: JobRunOptions): Promise<KernelRunSum
       scratch: run.session.scratch.path,
       ...(options.pg ? { pg: { target: options.pg, schema: options.pgSchema } } : {}),
       runTasks,
+      signal: run.session.stopSignal,
+      openSql: (stateDir: string) => openJobSql(options.pg, stateDir),
+      metric: (kind, name, help, labelNames) => jobMetric(metrics.registry, kind, name, help, labelNames),
       onPlan: (bytes: number) => run.startProgress(bytes),
       onPhase: (phase: string) => run.setPhase(phase),
       recordRows: (s) =>

@@ -40,6 +40,8 @@ export interface RunSession {
   readonly scratch: ScratchDir;
   /** Rows and bytes already fed to the metrics from the live counters. */
   readonly live: { rows: number; bytes: number };
+  /** Aborted when SIGTERM/SIGINT starts the stop: long-running jobs stop taking work. */
+  readonly stopSignal: AbortSignal;
   /** Stops the live feed (before the run tops the counters up to its exact totals). */
   stopFeed(): void;
   /**
@@ -89,9 +91,11 @@ async function openWithScratch(options: RunSessionOptions, scratch: ScratchDir):
     live.bytes = now.bytes;
   }, 500).unref();
   const stopFeed = () => clearInterval(feed);
+  const stopping = new AbortController();
   const signals = handleStopSignals({
     ...(options.stopTimeoutMs === undefined ? {} : { timeoutMs: options.stopTimeoutMs }),
     async stop() {
+      stopping.abort();
       stopFeed();
       // The workers abort their uploads before the pool ends them (a terminated thread would leave
       // its multipart uploads open); only then is no thread writing into the scratch directory.
@@ -109,6 +113,7 @@ async function openWithScratch(options: RunSessionOptions, scratch: ScratchDir):
     counters,
     scratch,
     live,
+    stopSignal: stopping.signal,
     stopFeed,
     async close() {
       if (signals.stopping !== null) return signals.stopping;

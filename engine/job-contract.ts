@@ -7,6 +7,7 @@
 
 import type { Aggregate } from '../workers/aggregates/aggregate.js';
 import type { OutputColumns, OutputType } from '../io/row-encode.js';
+import type { SqlClient } from '../io/sql-client.js';
 
 /** The value types a schema column can have, and what a record holds for them. */
 export type ColumnType = 'string' | 'integer' | 'number' | 'timestamp' | 'boolean';
@@ -177,6 +178,18 @@ export interface KernelContext<O = Record<string, unknown>> {
   /** The PostgreSQL server of the job's tables (`--pg`, DATABASE_URL, PG*); absent with none or --no-pg. */
   readonly pg?: { readonly target: unknown; readonly schema: string };
   readonly runTasks: KernelTaskRunner;
+  /**
+   * Aborted by the first SIGTERM/SIGINT: a long-running job (follow mode) stops taking new work.
+   * The process still exits after the engine's stop; what a job commits per object survives it.
+   */
+  readonly signal: AbortSignal;
+  /**
+   * Opens the job's PostgreSQL: the configured server (`--pg`, DATABASE_URL, PG*), else, with none
+   * or `--no-pg`, an embedded PostgreSQL (PGlite) persisted in `stateDir`. The same SQL serves both.
+   */
+  openSql(stateDir: string): Promise<SqlClient>;
+  /** A counter or gauge of the job's own in the run's registry (with the run's `job` label). */
+  metric(kind: 'counter' | 'gauge', name: string, help: string, labelNames?: readonly string[]): JobMetric;
   /** The bytes this shard will read (progress total). */
   onPlan(totalBytes: number): void;
   /** Names what the run is doing now (progress). */
@@ -184,6 +197,12 @@ export interface KernelContext<O = Record<string, unknown>> {
   /** Counts rows in the metrics as work is done. */
   recordRows(stats: KernelRowStats): void;
   log(line: string): void;
+}
+
+/** A job's own metric: `inc` for a counter, `set` for a gauge. */
+export interface JobMetric {
+  inc(labels?: Record<string, string>, value?: number): void;
+  set(labels: Record<string, string> | undefined, value: number): void;
 }
 
 /** The `--json` summary a kernel returns; the engine adds `run_id` and `seconds`. */
