@@ -33,6 +33,8 @@ export const ERROR_CODES: Readonly<Record<string, string>> = Object.freeze({
   E_BARRIER_TIMEOUT: 'a shard waited too long for the tasks of other shards',
   E_STOPPING: 'the run is stopping (a signal): no new output is started',
   E_PG: 'a PostgreSQL statement or connection failed',
+  E_CHUNK_GAP: 'a watched sequence of chunks has a gap: the next chunk in order is missing',
+  E_CHUNK_CHANGED: 'a chunk already processed was replaced by different bytes',
   E_NO_DATA: 'a query found nothing loaded in the schema',
   E_METRICS_PORT: 'the metrics server cannot listen on --metrics-port',
   E_PUSHGATEWAY: 'pushing the final metrics to the Pushgateway failed',

@@ -242,6 +242,7 @@ export function optionValue(
         throw new UsageError(`--${name} must be a number, got "${text}"`);
       return Number(text);
     case 'duration': {
+      if (text === '0') return 0; // `--every 0`: no wait, without a unit
       const m = DURATION.exec(text);
       if (!m)
         throw new UsageError(
