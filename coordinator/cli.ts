@@ -28,6 +28,7 @@ const USAGE = `usage:
                          [--s3-endpoint URL] [--s3-region R] [--s3-checksums MODE] [--s3-part-size BYTES]
   shardflow generate interactions --rows N [--seed S] [--bad-fraction F] [--shape narrow|wide] --out FILE [--s3-endpoint URL]
   shardflow generate callsign --profiles N --sessions-per-profile M --out DIR [--seed S] [--s3-endpoint URL]
+  shardflow generate bank --transactions N --customers C --merchants M [--preset readme|banksim] --out DIR [--seed S]
   shardflow query interactions daily|top-users|top-products [--limit N] [--pg URL] [--pg-schema NAME] [--json]
   shardflow demo [--rows N] [--out DIR]`;
 
@@ -110,6 +111,7 @@ async function jobsCommand(): Promise<void> {
 
 async function generateCommand(argv: string[]): Promise<void> {
   if (argv[0] === 'callsign') return generateCallsignArgs(argv.slice(1));
+  if (argv[0] === 'bank') return generateBankArgs(argv.slice(1));
   const { values, positionals } = parse(argv, {
     rows: { type: 'string' },
     seed: { type: 'string' },
@@ -119,7 +121,9 @@ async function generateCommand(argv: string[]): Promise<void> {
     ...S3_FLAGS,
   });
   if (positionals[0] !== 'interactions')
-    throw new UsageError(`unknown generator "${positionals[0] ?? ''}"; generators: interactions, callsign`);
+    throw new UsageError(
+      `unknown generator "${positionals[0] ?? ''}"; generators: interactions, callsign, bank`,
+    );
   if (!values.rows || !/^\d+$/.test(values.rows as string))
     throw new UsageError('--rows must be a whole number');
   if (!values.out) throw new UsageError('--out is required: the CSV file to write');
@@ -193,6 +197,49 @@ async function generateCallsignArgs(argv: string[]): Promise<void> {
   });
   log(
     `generated ${summary.collections} collections and ${summary.predictions} predictions, ${summary.bytes} bytes in ${summary.seconds.toFixed(2)} s: ${values.out}`,
+  );
+}
+
+/** `generate bank`: transactions.csv and CustomerImportance.csv for the bank detector (local only). */
+async function generateBankArgs(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, {
+    transactions: { type: 'string' },
+    customers: { type: 'string' },
+    merchants: { type: 'string' },
+    preset: { type: 'string' },
+    seed: { type: 'string' },
+    out: { type: 'string' },
+  });
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected argument "${positionals[0]}"; see shardflow --help`);
+  const whole = (name: string, v: string | undefined): number => {
+    if (v === undefined) throw new UsageError(`--${name} is required: a positive whole number`);
+    if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`--${name} must be a positive whole number, got "${v}"`);
+    return Number(v);
+  };
+  const merchants = whole('merchants', values.merchants);
+  if (merchants < 5) throw new UsageError(`--merchants must be at least 5, got "${values.merchants}"`);
+  const preset = values.preset ?? 'readme';
+  if (preset !== 'readme' && preset !== 'banksim')
+    throw new UsageError(`--preset must be readme or banksim, got "${preset}"`);
+  if (!values.out) throw new UsageError('--out is required: the directory to write the two files to');
+  if (/^s3:\/\//i.test(values.out)) throw new UsageError('--out must be a local directory for generate bank');
+  const { generateBank } = await import('../jobs/bank-detect/generate.js');
+  const summary = await generateBank({
+    transactions: whole('transactions', values.transactions),
+    customers: whole('customers', values.customers),
+    merchants,
+    preset,
+    seed: values.seed === undefined ? undefined : seedOf(values.seed),
+    out: values.out,
+  }).catch((err: unknown) => {
+    // The generator's RangeError names the option that is too small for the others.
+    if (err instanceof RangeError) throw new UsageError(err.message.replace(/^options\./, '--'));
+    throw err;
+  });
+  const bad = Object.values(summary.badRows).reduce((a, b) => a + b, 0);
+  log(
+    `generated ${summary.transactions} transactions (${bad} bad), ${summary.bytes} bytes in ${summary.seconds.toFixed(2)} s: ${values.out}`,
   );
 }
 
