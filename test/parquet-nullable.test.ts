@@ -795,3 +795,96 @@ test('bad options and columns are clear errors that name them', () => {
     'test',
   );
 });
+
+test('string statistics: min/max by UTF-8 bytes per row group, nulls left out, column_orders written', async (t) => {
+  const { conn, dir } = await duckdb(t);
+  // U+FF61 sorts before U+1D11E in UTF-8 bytes (EF… < F0…) but after it in UTF-16 (FF61 > D834):
+  // the statistics follow the bytes, as TypeDefinedOrder says for UTF-8.
+  const pool = ['', 'a', 'ab', 'b', 'p10', 'p9', 'café', '\uff61', '𝄞', 'z'.repeat(30)];
+  const r = rng(4242);
+  const rows = 200;
+  const groupRows = 7;
+  const strings = Array.from({ length: rows }, (_, i) =>
+    i % 50 < 9 ? null : pool[Math.floor(r() * pool.length)],
+  );
+  const dictionary = ['reason_b', 'reason_a', 'é', 'unused_zzz'];
+  const picks = Array.from({ length: rows }, (_, i) => (i % 13 === 0 ? null : Math.floor(r() * 3)));
+  const text = new Utf8Bytes(rows + 1);
+  for (const v of strings) text.push(Buffer.from(v ?? ''));
+  const s = text.column('s');
+  if (s.kind !== 'string') throw new Error('unreachable');
+  const columns: ParquetColumn[] = [
+    { ...s, statistics: true, nulls: Uint8Array.from(strings, (v) => (v === null ? 1 : 0)) },
+    {
+      name: 'd',
+      kind: 'dictionary-string',
+      indices: Uint16Array.from(picks, (v) => v ?? 3), // a null row's index is not counted
+      dictionary,
+      statistics: true,
+      nulls: Uint8Array.from(picks, (v) => (v === null ? 1 : 0)),
+    },
+    { ...s, name: 'no_stats' }, // REQUIRED, no statistics asked
+  ];
+  const bytes = encodeParquetColumns(rows, columns, 'test', { rowGroupRows: groupRows });
+  const file = join(dir, 'string-stats.parquet');
+  await writeFile(file, bytes);
+
+  const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+  const minMax = (values: (string | null)[]): [string | null, string | null] => {
+    const present = values.filter((v): v is string => v !== null).sort(byBytes);
+    return present.length === 0 ? [null, null] : [present[0], present[present.length - 1]];
+  };
+  const want: unknown[][] = [];
+  const dictValues = picks.map((p) => (p === null ? null : dictionary[p]));
+  for (let g = 0, from = 0; from < rows; g++, from += groupRows) {
+    const to = Math.min(rows, from + groupRows);
+    const s = strings.slice(from, to);
+    const d = dictValues.slice(from, to);
+    want.push([BigInt(g), 's', ...minMax(s), BigInt(s.filter((v) => v === null).length)]);
+    want.push([BigInt(g), 'd', ...minMax(d), BigInt(d.filter((v) => v === null).length)]);
+    want.push([BigInt(g), 'no_stats', null, null, null]);
+  }
+  assert.ok(
+    want.some((w) => w[1] === 's' && w[2] === null),
+    'a group whose strings are all null has no min/max',
+  );
+  const got = await conn.runAndReadAll(
+    `SELECT row_group_id, path_in_schema, stats_min_value, stats_max_value, stats_null_count FROM parquet_metadata('${file}') ORDER BY row_group_id, column_id`,
+  );
+  assert.deepEqual(got.getRows(), want, 'DuckDB: statistics per row group');
+  const orders = await conn.runAndReadAll(`SELECT column_orders FROM parquet_file_metadata('${file}')`);
+  assert.deepEqual(
+    (orders.getRows()[0][0] as { items: unknown[] }).items,
+    Array(3).fill('ColumnOrder(TYPE_ORDER=TypeDefinedOrder())'),
+    'column_orders: TypeDefinedOrder for each column',
+  );
+  // DuckDB prunes row groups by them: a point lookup reads back the right rows.
+  const target = strings.find((v) => v === '\uff61');
+  const hits = await conn.runAndReadAll(`SELECT count(*) FROM read_parquet('${file}') WHERE s = '${target}'`);
+  assert.equal(hits.getRows()[0][0], BigInt(strings.filter((v) => v === target).length));
+
+  // hyparquet: the same min/max per group.
+  const metadata = parquetMetadata(bytes.slice().buffer as ArrayBuffer);
+  const hy = metadata.row_groups.flatMap((g, gi) =>
+    g.columns.map((c) => {
+      const st = c.meta_data?.statistics;
+      return [
+        BigInt(gi),
+        c.meta_data?.path_in_schema.join('.'),
+        st?.min_value ?? null,
+        st?.max_value ?? null,
+      ];
+    }),
+  );
+  assert.deepEqual(
+    hy,
+    want.map((w) => w.slice(0, 4)),
+    'hyparquet: statistics per row group',
+  );
+
+  // Without string statistics the footer has no column_orders: those files keep their bytes.
+  const plainFile = join(dir, 'no-string-stats.parquet');
+  await writeFile(plainFile, encodeParquetColumns(rows, [columns[2]], 'test'));
+  const none = await conn.runAndReadAll(`SELECT column_orders FROM parquet_file_metadata('${plainFile}')`);
+  assert.equal(none.getRows()[0][0], null, 'no column_orders');
+});
