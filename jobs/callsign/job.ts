@@ -3,8 +3,8 @@
  * run.ts, map-stage.ts and reduce-stage.ts) behind the job contract, so `shardflow run callsign`
  * gets the engine's command line, inputs, run id, pool, scratch, signals, metrics, Pushgateway,
  * progress, `_SUCCESS` and `--json` summary like every job. This module stays light (it is loaded
- * for `--help` and `jobs` and by every worker thread): the kernel's modules, parquet-wasm and
- * apache-arrow load inside the functions that use them.
+ * for `--help` and `jobs` and by every worker thread): the kernel's modules (the stages, the outputs
+ * and their Parquet writer) load inside the functions that use them.
  */
 
 import { defineJob, jsonl, UsageError } from 'shardflow';
