@@ -9,7 +9,7 @@ import { ShardflowError, UsageError } from '../errors.js';
 import { parseFlags } from './job-command.js';
 import { formatSummary } from './print-table.js';
 import type { KernelSummary } from '../engine/job-contract.js';
-// Each command loads its own modules when it runs (apache-arrow, pg, prom-client, PGlite): a
+// Each command loads its own modules when it runs (pg, prom-client, PGlite): a
 // command pays only for what it uses, and `--help` or a usage error answers at once.
 
 const USAGE = `usage:
