@@ -436,7 +436,17 @@ export function referenceDetect(input: {
       const key = `${m.patternId}\0${m.merchant}\0${m.customer}`;
       if (emitted.has(key)) continue;
       emitted.add(key);
-      detections.push({ seq: detections.length, chunk, actionType: ACTIONS[m.patternId], ...m });
+      const { patternId, merchant, customer, transactionType } = m;
+      const actionType = ACTIONS[patternId];
+      detections.push({
+        seq: detections.length,
+        chunk,
+        patternId,
+        actionType,
+        customer,
+        merchant,
+        transactionType,
+      });
     }
   });
   return { detections, stored: stored.length, dropped, importanceSkipped: skipped };
