@@ -75,3 +75,4 @@ export { exactAdd, exactMerge, exactValue } from './engine/exact-sum.js';
 export { formatTable } from './coordinator/print-table.js';
 // A job's own PostgreSQL table, each part loaded once with its sink-ledger row.
 export { preparePgTable, loadPgPart, finishPgTable, type PgTableSpec } from './io/pg-table-sink.js';
+export { ExternalSort, type ExternalSortOptions, type ExternalSortStats } from './io/external-sort.js';
