@@ -34,6 +34,9 @@ export default defineJob<BankChunkOptions>({
       ['chunks written', s.chunks_written as number],
       ['pointer', `${String(s.pointer_before)} → ${String(s.pointer_after)} (${String(s.pointer_kind)})`],
       ['blank lines', s.blank_lines as number],
+      ...(s.sort_runs === undefined
+        ? []
+        : [['sorted runs spilled', s.sort_runs as number] as [string, number]]),
     ],
   },
 });
